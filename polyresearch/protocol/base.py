@@ -27,7 +27,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from polyresearch.config import DEFAULT_MAX_FRAME_BYTES, positive_int
+from polyresearch.config import positive_int
 from polyresearch.errors import excerpt
 from polyresearch.protocol.events import Dropped, Event, Venue
 
@@ -59,7 +59,8 @@ class DecoderStats(msgspec.Struct, frozen=True, kw_only=True):
         venue: ``"clob"`` or ``"us"``.
         channel: the channel decoded (``market``/``user`` on CLOB, ``markets``/``private`` on US).
         frames_in: frames given to ``receive``.
-        bytes_in: their total size in bytes (UTF-8 length for str frames).
+        bytes_in: their total ``len()`` as given (characters for str frames, so approximate
+            for non-ASCII text; exact UTF-8 size is computed only near the size limit).
         events_out: events returned, not counting drops.
         events_by_kind: events returned, by ``kind``.
         dropped: drops by reason (a frame may contribute several drops, e.g. one per bad item

@@ -112,7 +112,7 @@ class BookSnapshot(_Event, frozen=True, kw_only=True, gc=False):
 
 
 class LevelChange(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """One entry of a CLOB ``price_change``: the new absolute ``size`` at ``price`` (``"0"`` removes).
+    """One CLOB ``price_change`` entry: the new absolute ``size`` at ``price``; ``"0"`` removes.
 
     ``best_bid``/``best_ask`` are the venue's top of book after the change (``"0"``/``"1"`` mean
     an empty side) and ``hash`` its book hash after the change; all three are ``None`` in legacy

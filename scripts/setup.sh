@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Create .venv (Python 3.11+) and install polyresearch into it, editable.
+# Usage: bash scripts/setup.sh [EXTRAS]   e.g. "dev" (tests + linters); default: none.
+# Needs only Python 3.11+ (and apt, to add the venv module where a distro split it out).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+"$PYTHON" - <<'PY' || { echo "polyresearch needs Python >= 3.11 (set PYTHON=...)" >&2; exit 1; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+    # Debian/Ubuntu ship venv separately; we run as root on CI machines.
+    rm -rf .venv
+    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+    "$PYTHON" -m venv .venv
+  fi
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+extras="${1:-}"
+if [ -n "$extras" ]; then target=".[${extras}]"; else target="."; fi
+.venv/bin/python -m pip install -q -e "$target"

@@ -1,0 +1,61 @@
+"""The public surface: ``polyresearch.__all__`` and the names the package exports agree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import polyresearch
+
+
+def test_all_matches_public_names() -> None:
+    """Every public attribute is in __all__ and every __all__ entry exists (no drift)."""
+    public = {
+        name
+        for name, value in vars(polyresearch).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    exported = set(polyresearch.__all__) - {"__version__"}
+    assert public == exported
+    for name in polyresearch.__all__:
+        assert hasattr(polyresearch, name), name
+
+
+def test_all_is_sorted_and_unique() -> None:
+    """__all__ lists each name once, sorted, so a diff shows what changed."""
+    names = list(polyresearch.__all__)
+    assert len(names) == len(set(names))
+    assert names == sorted(names, key=lambda n: (n.startswith("_"), n))
+
+
+def test_exported_classes_claim_the_package() -> None:
+    """Exported classes live in polyresearch modules (no accidental third-party re-exports)."""
+    for name in polyresearch.__all__:
+        value = getattr(polyresearch, name)
+        if isinstance(value, type):
+            assert value.__module__.startswith("polyresearch."), (name, value.__module__)
+
+
+def test_import_has_no_side_effects() -> None:
+    """Importing polyresearch creates no event loop, patches nothing and starts no thread."""
+    code = (
+        "import asyncio, threading, sys\n"
+        "before = threading.active_count()\n"
+        "import polyresearch, polyresearch.protocol.events\n"
+        "assert threading.active_count() == before, 'thread started'\n"
+        "assert 'nest_asyncio' not in sys.modules, 'nest_asyncio imported'\n"
+        "assert 'websockets' not in sys.modules, 'websockets imported eagerly'\n"
+        "assert not hasattr(asyncio, '_nest_patched'), 'loop patched'\n"
+        "try:\n"
+        "    asyncio.get_running_loop()\n"
+        "    raise SystemExit('loop running')\n"
+        "except RuntimeError:\n"
+        "    pass\n"
+        "print('clean')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "clean"
