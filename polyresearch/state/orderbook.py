@@ -1,0 +1,269 @@
+"""One asset's local order book: exact levels, incremental best bid/ask, venue cross-checks.
+
+Synchronous and loop-free. The book applies normalized protocol events (``BookSnapshot``,
+``LevelChange``) following protocol-clob.md §6.2: a snapshot replaces everything, a level change
+sets the new absolute size (``"0"`` removes), and after every change the local best bid/ask is
+checked against the venue's ``best_bid``/``best_ask`` (``"0"``/``"1"`` mean an empty side).
+
+Prices are keyed exactly (:func:`~polyresearch.state.prices.price_key`), and each level keeps
+the venue's own price and size text, because the CLOB book hash is computed over that text.
+
+Status:
+
+- ``EMPTY``: no snapshot yet (or invalidated by a reconnect/resubscribe); changes are dropped
+  and counted.
+- ``LIVE``: built from a snapshot and consistent so far.
+- ``SUSPECT``: a cross-check failed (BBO mismatch, or repeated unverifiable hashes); the owner
+  should resync. A fresh snapshot makes it ``LIVE`` again.
+- ``TERMINAL``: the market resolved; later changes are ignored and counted.
+
+Example:
+    >>> from polyresearch.protocol.events import BookSnapshot, Level, LevelChange
+    >>> book = OrderBook("tok")
+    >>> book.apply_snapshot(BookSnapshot(kind="book", venue="clob", market="0xm", asset_id="tok",
+    ...     bids=(Level("0.48", "10"), Level("0.47", "5")), asks=(Level("0.52", "7"),)))
+    >>> book.apply_change(LevelChange(asset_id="tok", side="bid", price="0.48", size="0",
+    ...     best_bid="0.47", best_ask="0.52"))
+    True
+    >>> book.best_bid(), book.status.value
+    (('0.47', '5'), 'LIVE')
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Final
+
+import msgspec
+
+from polyresearch.state.prices import PRICE_SCALE, price_key
+
+if TYPE_CHECKING:
+    from polyresearch.protocol.events import BookSide, BookSnapshot, LevelChange
+
+__all__ = ["BookStats", "BookStatus", "OrderBook"]
+
+#: The venue reports an empty bid side as best_bid "0" and an empty ask side as best_ask "1".
+_EMPTY_BID: Final = 0
+_EMPTY_ASK: Final = PRICE_SCALE
+
+
+class BookStatus(enum.Enum):
+    """Whether a local book can be trusted."""
+
+    EMPTY = "EMPTY"
+    LIVE = "LIVE"
+    SUSPECT = "SUSPECT"
+    TERMINAL = "TERMINAL"
+
+
+class BookStats(msgspec.Struct, frozen=True, kw_only=True):
+    """A frozen snapshot of one book's counters."""
+
+    snapshots: int
+    changes_applied: int
+    changes_dropped_empty: int
+    changes_ignored_terminal: int
+    bbo_checks: int
+    bbo_mismatches: int
+
+
+# A side: exact price key -> (price text, size text) as the venue wrote them.
+_Side = dict[int, tuple[str, str]]
+
+
+class OrderBook:
+    """The local book of one asset (a CLOB token, or a US market's YES side).
+
+    Args:
+        asset_id: the token id (CLOB) or market slug (US).
+        market: the CLOB condition id or US slug, when known.
+    """
+
+    __slots__ = (
+        "_ask_best",
+        "_asks",
+        "_bid_best",
+        "_bids",
+        "_counts",
+        "asset_id",
+        "last_trade_price",
+        "market",
+        "status",
+        "tick_size",
+        "timestamp",
+    )
+
+    def __init__(self, asset_id: str, *, market: str | None = None) -> None:
+        self.asset_id = asset_id
+        self.market = market
+        self.status = BookStatus.EMPTY
+        #: Tick size and last trade price as the venue wrote them (part of the CLOB hash).
+        self.tick_size: str | None = None
+        self.last_trade_price: str | None = None
+        #: The venue timestamp text of the last event applied.
+        self.timestamp: str | None = None
+        self._bids: _Side = {}
+        self._asks: _Side = {}
+        # Best keys tracked incrementally: a rescan happens only when the best level goes away.
+        self._bid_best: int | None = None
+        self._ask_best: int | None = None
+        # snapshots, applied, dropped_empty, ignored_terminal, bbo_checks, bbo_mismatches
+        self._counts = [0, 0, 0, 0, 0, 0]
+
+    # Public methods for applying events.
+
+    def apply_snapshot(self, snapshot: BookSnapshot) -> None:
+        """Replace both sides with ``snapshot``'s levels; the book becomes LIVE.
+
+        A snapshot after resolution is ignored (the book stays TERMINAL).
+        """
+        if self.status is BookStatus.TERMINAL:
+            self._counts[3] += 1
+            return
+        self._bids = {price_key(level.price): (level.price, level.size) for level in snapshot.bids}
+        self._asks = {price_key(level.price): (level.price, level.size) for level in snapshot.asks}
+        # A venue may list a zero-size level; it is not a level.
+        for side in (self._bids, self._asks):
+            for key in [k for k, (_, size) in side.items() if _is_zero(size)]:
+                del side[key]
+        self._bid_best = max(self._bids) if self._bids else None
+        self._ask_best = min(self._asks) if self._asks else None
+        if snapshot.market:
+            self.market = snapshot.market
+        if snapshot.tick_size is not None:
+            self.tick_size = snapshot.tick_size
+        if snapshot.last_trade_price is not None:
+            self.last_trade_price = snapshot.last_trade_price
+        self.timestamp = snapshot.timestamp
+        self.status = BookStatus.LIVE
+        self._counts[0] += 1
+
+    def apply_change(self, change: LevelChange, *, timestamp: str | None = None) -> bool:
+        """Apply one level change and cross-check the venue's best bid/ask after it.
+
+        Returns:
+            ``True`` if the change was applied and the cross-check (when the change carries
+            ``best_bid``/``best_ask``) passed; ``False`` if it was dropped (EMPTY), ignored
+            (TERMINAL) or the cross-check failed (the book is then SUSPECT).
+        """
+        if self.status is BookStatus.EMPTY:
+            self._counts[2] += 1
+            return False
+        if self.status is BookStatus.TERMINAL:
+            self._counts[3] += 1
+            return False
+        self.set_level(change.side, change.price, change.size)
+        self._counts[1] += 1
+        if timestamp is not None:
+            self.timestamp = timestamp
+        if change.best_bid is None and change.best_ask is None:
+            return True
+        return self.check_bbo(change.best_bid, change.best_ask)
+
+    def set_level(self, side: BookSide, price: str, size: str) -> None:
+        """Set the absolute size at ``price`` (``"0"`` removes the level; absent is fine)."""
+        key = price_key(price)
+        if side == "bid":
+            book, best = self._bids, self._bid_best
+            if _is_zero(size):
+                if book.pop(key, None) is not None and key == best:
+                    self._bid_best = max(book) if book else None
+            else:
+                book[key] = (price, size)
+                if best is None or key > best:
+                    self._bid_best = key
+        else:
+            book, best = self._asks, self._ask_best
+            if _is_zero(size):
+                if book.pop(key, None) is not None and key == best:
+                    self._ask_best = min(book) if book else None
+            else:
+                book[key] = (price, size)
+                if best is None or key < best:
+                    self._ask_best = key
+
+    def check_bbo(self, best_bid: str | None, best_ask: str | None) -> bool:
+        """Compare the local best bid/ask with the venue's; a mismatch makes the book SUSPECT."""
+        self._counts[4] += 1
+        local_bid = _EMPTY_BID if self._bid_best is None else self._bid_best
+        local_ask = _EMPTY_ASK if self._ask_best is None else self._ask_best
+        ok = (best_bid is None or price_key(best_bid) == local_bid) and (
+            best_ask is None or price_key(best_ask) == local_ask
+        )
+        if not ok:
+            self._counts[5] += 1
+            self.status = BookStatus.SUSPECT
+        return ok
+
+    def mark_suspect(self) -> None:
+        """Flag the book as untrustworthy until the next snapshot (e.g. failed hash checks)."""
+        if self.status is BookStatus.LIVE:
+            self.status = BookStatus.SUSPECT
+
+    def mark_terminal(self) -> None:
+        """The market resolved: keep the last levels, ignore everything after."""
+        self.status = BookStatus.TERMINAL
+
+    def invalidate(self) -> None:
+        """Forget the levels (reconnect/resubscribe): EMPTY until a fresh snapshot."""
+        if self.status is BookStatus.TERMINAL:
+            return
+        self._bids.clear()
+        self._asks.clear()
+        self._bid_best = self._ask_best = None
+        self.status = BookStatus.EMPTY
+
+    # Public methods for reading the book.
+
+    def best_bid(self) -> tuple[str, str] | None:
+        """The best bid as (price, size) text, or ``None`` if there are no bids."""
+        return None if self._bid_best is None else self._bids[self._bid_best]
+
+    def best_ask(self) -> tuple[str, str] | None:
+        """The best ask as (price, size) text, or ``None`` if there are no asks."""
+        return None if self._ask_best is None else self._asks[self._ask_best]
+
+    def levels(self, side: BookSide, depth: int | None = None) -> list[tuple[str, str]]:
+        """Levels of one side best-first (bids descending, asks ascending), as (price, size)."""
+        book = self._bids if side == "bid" else self._asks
+        keys = sorted(book, reverse=side == "bid")
+        if depth is not None:
+            keys = keys[:depth]
+        return [book[k] for k in keys]
+
+    def wire_levels(self, side: BookSide) -> list[tuple[str, str]]:
+        """Levels in the CLOB wire order the book hash uses: bids ascending, asks descending."""
+        book = self._bids if side == "bid" else self._asks
+        return [book[k] for k in sorted(book, reverse=side == "ask")]
+
+    def depth(self, side: BookSide) -> int:
+        """Number of price levels on one side."""
+        return len(self._bids if side == "bid" else self._asks)
+
+    def stats(self) -> BookStats:
+        """A frozen snapshot of this book's counters."""
+        snapshots, applied, dropped, ignored, checks, mismatches = self._counts
+        return BookStats(
+            snapshots=snapshots,
+            changes_applied=applied,
+            changes_dropped_empty=dropped,
+            changes_ignored_terminal=ignored,
+            bbo_checks=checks,
+            bbo_mismatches=mismatches,
+        )
+
+    def __repr__(self) -> str:
+        bid, ask = self.best_bid(), self.best_ask()
+        return (
+            f"OrderBook({self.asset_id[:12]!r}, status={self.status.value}, "
+            f"bid={bid[0] if bid else None}, ask={ask[0] if ask else None}, "
+            f"levels={len(self._bids)}/{len(self._asks)})"
+        )
+
+
+def _is_zero(size: str) -> bool:
+    # Fast path for the venue's usual "0"; anything else that parses to zero counts too.
+    if size == "0":
+        return True
+    return size.strip("0.") == "" and any(c == "0" for c in size)
