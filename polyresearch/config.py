@@ -78,6 +78,11 @@ class Secret:
     def __reduce__(self) -> NoReturn:
         raise CredentialsError("secrets cannot be pickled; pass credentials again where needed")
 
+    def __getstate__(self) -> NoReturn:
+        # Python 3.11's default __getstate__ returns the slots, i.e. the plain secret, to any
+        # serializer that asks for state directly instead of through __reduce_ex__.
+        raise CredentialsError("secrets cannot be pickled; pass credentials again where needed")
+
 
 def _secret(value: str | Secret, name: str) -> Secret:
     secret = value if isinstance(value, Secret) else Secret(value)
@@ -86,7 +91,7 @@ def _secret(value: str | Secret, name: str) -> Secret:
     return secret
 
 
-def _require(value: str, name: str) -> str:
+def _require(value: object, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise CredentialsError(f"{name} must be a non-empty str")
     return value
@@ -188,7 +193,7 @@ def _env(environ: Mapping[str, str], name: str) -> str:
     return value
 
 
-def positive_int(value: int, name: str) -> int:
+def positive_int(value: object, name: str) -> int:
     """Validate a user-set limit: a positive int, or a :class:`ConfigError` naming it."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{name} must be a positive int, got {value!r}")
