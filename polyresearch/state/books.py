@@ -1,0 +1,346 @@
+"""All local books of a feed: routes book events, verifies CLOB hashes, asks for resyncs.
+
+:class:`BookSet` owns one :class:`~polyresearch.state.orderbook.OrderBook` per asset and applies
+the book-related normalized events in arrival order (protocol-clob.md §6.2-§6.4):
+
+- ``book`` / ``market_data`` → snapshot replace (also mid-stream: the venue's own resync);
+- ``price_change`` → every entry in order, each followed by the BBO cross-check; then, per
+  asset, the hash of the last entry is checked against the local book (CLOB only);
+- ``tick_size_change`` → new tick, levels kept; ``last_trade_price`` → the asset's last trade
+  price (part of the hash); ``market_resolved`` → both tokens TERMINAL.
+
+Hash verification is advisory (§6.4 "Practical policy"). It needs ``min_order_size`` and
+``neg_risk`` from the market look-up (:class:`MarketParams`); without them a hash is counted as
+*unverifiable*, never as a failure. With them, the current last trade price is tried first, then
+the sibling token's, then the entry's own price in 3-decimal form (the venue may hash a trade we
+have not been told about yet); a match adopts that price. ``suspect_after`` consecutive misses
+make the book SUSPECT. A SUSPECT book is reported by :meth:`BookSet.take_resyncs` so the feed can
+unsubscribe and resubscribe the asset for a fresh snapshot.
+
+A SHA-1 over a 40-level book costs ~13 µs here, several times the rest of the per-message work,
+so deltas are hash-checked on one message in ``hash_every`` per asset (every snapshot and, after a
+miss, every message until a match are always checked). ``hash_every=1`` checks all of them.
+
+Example:
+    >>> from polyresearch.protocol.events import BookSnapshot, Level
+    >>> books = BookSet()
+    >>> books.apply(BookSnapshot(kind="book", venue="clob", market="0xm", asset_id="tok",
+    ...                          bids=(Level("0.48", "10"),), asks=()))
+    >>> books["tok"].best_bid()
+    ('0.48', '10')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Final
+
+import msgspec
+
+from polyresearch.config import positive_int
+from polyresearch.protocol.clob_hash import book_hash
+from polyresearch.protocol.events import (
+    BookSnapshot,
+    MarketResolved,
+    PriceChange,
+    TickSizeChange,
+    Trade,
+)
+from polyresearch.state.orderbook import BookStatus, OrderBook
+
+if TYPE_CHECKING:
+    from polyresearch.protocol.events import Event, LevelChange
+
+__all__ = ["BookSet", "BookSetStats", "MarketParams"]
+
+DEFAULT_HASH_EVERY: Final = 16
+DEFAULT_SUSPECT_AFTER: Final = 3
+
+
+class MarketParams(msgspec.Struct, frozen=True, kw_only=True):
+    """Static CLOB market parameters the book hash needs (from REST ``/book`` or Gamma).
+
+    Attributes:
+        min_order_size: e.g. ``"5"``, as the venue writes it.
+        neg_risk: whether the market is a neg-risk market.
+        token_ids: the market's tokens (YES first); lets a book find its sibling early.
+    """
+
+    min_order_size: str
+    neg_risk: bool
+    token_ids: tuple[str, ...] = ()
+
+
+class BookSetStats(msgspec.Struct, frozen=True, kw_only=True):
+    """A frozen snapshot of the book set's counters (summed over its books)."""
+
+    books: int
+    live: int
+    suspect: int
+    empty: int
+    terminal: int
+    snapshots: int
+    changes_applied: int
+    changes_dropped_empty: int
+    changes_ignored_terminal: int
+    bbo_checks: int
+    bbo_mismatches: int
+    hashes_verified: int
+    hashes_unverified: int
+    hashes_unverifiable: int
+    hashes_skipped: int
+    resyncs_requested: int
+
+
+class _Check:
+    """Per-asset hash-check state."""
+
+    __slots__ = ("misses", "since")
+
+    def __init__(self) -> None:
+        self.since = 0  # messages since the last check
+        self.misses = 0  # consecutive unverified hashes
+
+
+class BookSet:
+    """The local books of one feed, keyed by asset id (CLOB token id or US slug).
+
+    Args:
+        params: CLOB market parameters by **token id** (both tokens of a market may share one
+            object); needed for hash verification.
+        hash_every: check the hash of one delta message in this many per asset (1 = all).
+        suspect_after: consecutive unverified hashes that make a book SUSPECT.
+        verify_hashes: turn CLOB hash checks off entirely (BBO checks stay on).
+    """
+
+    def __init__(
+        self,
+        *,
+        params: Mapping[str, MarketParams] | None = None,
+        hash_every: int = DEFAULT_HASH_EVERY,
+        suspect_after: int = DEFAULT_SUSPECT_AFTER,
+        verify_hashes: bool = True,
+    ) -> None:
+        self._books: dict[str, OrderBook] = {}
+        self._params: dict[str, MarketParams] = dict(params or {})
+        self._siblings: dict[str, str] = {}
+        self._market_tokens: dict[str, list[str]] = {}
+        self._checks: dict[str, _Check] = {}
+        self.hash_every = positive_int(hash_every, "hash_every")
+        self.suspect_after = positive_int(suspect_after, "suspect_after")
+        self.verify_hashes = verify_hashes
+        self._resyncs: set[str] = set()
+        # verified, unverified, unverifiable, skipped, resyncs requested
+        self._hash_counts = [0, 0, 0, 0, 0]
+        for params_ in self._params.values():
+            self._pair(params_.token_ids)
+
+    # Public methods for applying events.
+
+    def set_params(self, token_id: str, params: MarketParams) -> None:
+        """Record a market's hash parameters (e.g. after a REST look-up)."""
+        self._params[token_id] = params
+        self._pair(params.token_ids)
+
+    def apply(self, event: Event) -> None:
+        """Apply one normalized event; events that are not about books are ignored."""
+        if isinstance(event, PriceChange):
+            self._apply_price_change(event)
+        elif isinstance(event, BookSnapshot):
+            self._apply_snapshot(event)
+        elif isinstance(event, Trade):
+            if event.venue == "clob":
+                self.book(event.asset_id, market=event.market).last_trade_price = event.price
+        elif isinstance(event, TickSizeChange):
+            self.book(event.asset_id, market=event.market).tick_size = event.new_tick_size
+        elif isinstance(event, MarketResolved):
+            for asset_id in {*event.asset_ids, *self._market_tokens.get(event.market, ())}:
+                self.book(asset_id, market=event.market).mark_terminal()
+                self._resyncs.discard(asset_id)
+
+    def invalidate_all(self) -> None:
+        """A reconnect: every book is EMPTY until its fresh snapshot (terminal ones stay)."""
+        for book in self._books.values():
+            book.invalidate()
+        self._resyncs.clear()
+
+    def take_resyncs(self) -> set[str]:
+        """Return and forget the assets whose books went bad since the last call.
+
+        The caller resubscribes them; their books are invalidated here so that deltas arriving
+        before the fresh snapshot are dropped and counted instead of applied to a bad book.
+        """
+        assets, self._resyncs = self._resyncs, set()
+        for asset_id in assets:
+            self._books[asset_id].invalidate()
+        self._hash_counts[4] += len(assets)
+        return assets
+
+    # Public methods for reading books.
+
+    def book(self, asset_id: str, *, market: str | None = None) -> OrderBook:
+        """The book of ``asset_id``, created EMPTY on first use."""
+        book = self._books.get(asset_id)
+        if book is None:
+            book = self._books[asset_id] = OrderBook(asset_id, market=market)
+            self._checks[asset_id] = _Check()
+        if market is not None and book.market is None:
+            book.market = market
+        if market is not None and asset_id not in self._siblings:
+            tokens = self._market_tokens.setdefault(market, [])
+            if asset_id not in tokens:
+                tokens.append(asset_id)
+                if len(tokens) == 2:
+                    self._pair(tokens)
+        return book
+
+    def sibling(self, asset_id: str) -> OrderBook | None:
+        """The other token of the same binary market, if known."""
+        other = self._siblings.get(asset_id)
+        return None if other is None else self._books.get(other)
+
+    def __getitem__(self, asset_id: str) -> OrderBook:
+        return self._books[asset_id]
+
+    def __contains__(self, asset_id: object) -> bool:
+        return asset_id in self._books
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._books)
+
+    def __len__(self) -> int:
+        return len(self._books)
+
+    def stats(self) -> BookSetStats:
+        """A frozen snapshot summed over all books."""
+        totals = [0] * 6
+        status = dict.fromkeys(BookStatus, 0)
+        for book in self._books.values():
+            status[book.status] += 1
+            for index, value in enumerate(msgspec.structs.astuple(book.stats())):
+                totals[index] += value
+        verified, unverified, unverifiable, skipped, resyncs = self._hash_counts
+        return BookSetStats(
+            books=len(self._books),
+            live=status[BookStatus.LIVE],
+            suspect=status[BookStatus.SUSPECT],
+            empty=status[BookStatus.EMPTY],
+            terminal=status[BookStatus.TERMINAL],
+            snapshots=totals[0],
+            changes_applied=totals[1],
+            changes_dropped_empty=totals[2],
+            changes_ignored_terminal=totals[3],
+            bbo_checks=totals[4],
+            bbo_mismatches=totals[5],
+            hashes_verified=verified,
+            hashes_unverified=unverified,
+            hashes_unverifiable=unverifiable,
+            hashes_skipped=skipped,
+            resyncs_requested=resyncs,
+        )
+
+    # Private methods.
+
+    def _pair(self, tokens: tuple[str, ...] | list[str]) -> None:
+        if len(tokens) == 2:
+            self._siblings[tokens[0]] = tokens[1]
+            self._siblings[tokens[1]] = tokens[0]
+
+    def _apply_snapshot(self, snapshot: BookSnapshot) -> None:
+        book = self.book(snapshot.asset_id, market=snapshot.market)
+        if book.status is BookStatus.TERMINAL:
+            book.apply_snapshot(snapshot)  # counted as ignored
+            return
+        book.apply_snapshot(snapshot)
+        self._resyncs.discard(snapshot.asset_id)
+        check = self._checks[snapshot.asset_id]
+        check.misses = 0
+        if snapshot.hash is not None and snapshot.timestamp is not None:
+            # A book that carries no last_trade_price still hashes with the asset's one (§6.4).
+            self._verify(book, snapshot.hash, snapshot.timestamp, None)
+
+    def _apply_price_change(self, message: PriceChange) -> None:
+        # Apply every entry in order; remember each asset's last entry for the hash check.
+        last: dict[str, LevelChange] = {}
+        for change in message.changes:
+            book = self._books.get(change.asset_id)
+            if book is None:
+                book = self.book(change.asset_id, market=message.market)
+            if book.apply_change(change, timestamp=message.timestamp):
+                last[change.asset_id] = change
+            elif book.status is BookStatus.SUSPECT:
+                self._resyncs.add(change.asset_id)
+                last.pop(change.asset_id, None)
+        if message.hash is not None and message.changes:
+            # Legacy schema: one message-level hash for its single asset.
+            asset_id = message.changes[-1].asset_id
+            if asset_id in last:
+                last[asset_id] = msgspec.structs.replace(last[asset_id], hash=message.hash)
+        if not self.verify_hashes or message.timestamp is None:
+            return
+        for asset_id, change in last.items():
+            if change.hash is None:
+                continue
+            check = self._checks[asset_id]
+            check.since += 1
+            if check.misses == 0 and check.since < self.hash_every:
+                self._hash_counts[3] += 1
+                continue
+            check.since = 0
+            self._verify(self._books[asset_id], change.hash, message.timestamp, change.price)
+
+    def _verify(self, book: OrderBook, expected: str, timestamp: str, price: str | None) -> None:
+        if not self.verify_hashes:
+            return
+        params = self._params.get(book.asset_id)
+        if params is None or book.market is None or book.tick_size is None:
+            self._hash_counts[2] += 1
+            return
+        bids, asks = book.wire_levels("bid"), book.wire_levels("ask")
+        for candidate in self._ltp_candidates(book, price):
+            digest = book_hash(
+                market=book.market,
+                asset_id=book.asset_id,
+                timestamp=timestamp,
+                bids=bids,
+                asks=asks,
+                min_order_size=params.min_order_size,
+                tick_size=book.tick_size,
+                neg_risk=params.neg_risk,
+                last_trade_price=candidate,
+            )
+            if digest == expected:
+                book.last_trade_price = candidate
+                self._checks[book.asset_id].misses = 0
+                self._hash_counts[0] += 1
+                return
+        self._hash_counts[1] += 1
+        check = self._checks[book.asset_id]
+        check.misses += 1
+        if check.misses >= self.suspect_after and book.status is BookStatus.LIVE:
+            book.mark_suspect()
+            self._resyncs.add(book.asset_id)
+
+    def _ltp_candidates(self, book: OrderBook, price: str | None) -> list[str | None]:
+        candidates: list[str | None] = [book.last_trade_price or ""]
+        sibling = self.sibling(book.asset_id)
+        if sibling is not None and sibling.last_trade_price:
+            candidates.append(sibling.last_trade_price)
+        for text in (book.last_trade_price, price):
+            three = _three_decimals(text)
+            if three is not None:
+                candidates.append(three)
+        candidates.append(None)  # the pre-December-2025 summary without the key
+        seen: set[str | None] = set()
+        return [c for c in candidates if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
+
+
+def _three_decimals(text: str | None) -> str | None:
+    # Books carry last_trade_price with 3 decimals ("0.500") while trades say "0.5".
+    if not text:
+        return None
+    try:
+        return f"{Decimal(text):.3f}"
+    except (InvalidOperation, ValueError):
+        return None
