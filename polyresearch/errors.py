@@ -59,9 +59,12 @@ def excerpt(frame: str | bytes | None, limit: int = EXCERPT_CHARS) -> str:
     if frame is None:
         return ""
     text = frame.decode("utf-8", "replace") if isinstance(frame, bytes | bytearray) else frame
+    cut = text[:limit]
+    # Lone surrogates (possible in str frames) cannot be written as UTF-8 or JSON: escape them.
+    cut = cut.encode("utf-8", "backslashreplace").decode("utf-8")
     if len(text) <= limit:
-        return text
-    return f"{text[:limit]}…(+{len(text) - limit})"
+        return cut
+    return f"{cut}…(+{len(text) - limit})"
 
 
 class PolyresearchError(Exception):

@@ -74,3 +74,10 @@ def test_excerpt_handles_bytes_and_none() -> None:
     assert excerpt(None) == ""
     assert excerpt(b"\xff\xfeok") == "\ufffd\ufffdok"
     assert excerpt("abc", limit=2) == "ab…(+1)"
+
+
+def test_excerpt_escapes_lone_surrogates() -> None:
+    """A str frame with lone surrogates still gives an excerpt that encodes as UTF-8."""
+    text = excerpt("ok\ud800" + "x" * 200)
+    text.encode("utf-8")
+    assert text.startswith("ok\\ud800")
