@@ -1,5 +1,5 @@
 """Transport: supervised WebSocket connections (connect, heartbeat, reconnect, resubscribe).
 
-The only package that imports websockets. Empty until the "Streams and state" issue lands; the
-package exists now so that the import-linter layer contract covers it from the start.
+The only package that imports websockets, and it knows no venue: a feed plugs venue behaviour
+in through :class:`~polyresearch.transport.connection.ChannelHooks`.
 """

@@ -1,0 +1,462 @@
+"""One supervised WebSocket connection: connect, subscribe, read, heartbeat, reconnect.
+
+The transport knows no venue. A feed gives each :class:`Connection` a :class:`ChannelHooks`
+object that supplies the upgrade headers (re-signed on every connect for Polymarket US), the
+frames to send after each connect (the subscriptions: resubscribing is just ``on_open``), and
+receives every inbound frame with its receive time. Reconnects use websockets' own machinery:
+``async for ws in connect(...)`` with its exponential backoff and jitter (tunable through
+websockets' ``WEBSOCKETS_BACKOFF_*`` environment variables) and a ``process_exception`` policy
+that tells transient failures from fatal ones:
+
+- HTTP 401/403 on the upgrade → :class:`~polyresearch.errors.AuthError`, fatal (retrying
+  cannot help; the message names the status, never a secret);
+- HTTP 429 → transient, with an extra ``rate_limit_delay`` before the next attempt;
+- network errors, timeouts, 5xx → transient.
+
+Liveness: if ``heartbeat`` is set (CLOB: ``"PING"``) it is sent every ``heartbeat_interval``
+seconds. Any inbound frame (a ``PONG``, a US ``heartbeat``, data) proves the socket alive;
+``stale_after`` seconds without one closes the socket (counted as a stale reconnect), because a
+dead heartbeat with a live reader is the silent stall peers complain about most.
+
+Example:
+    >>> import asyncio
+    >>> class Hooks:
+    ...     def headers(self): return None
+    ...     def on_open(self): return ['{"assets_ids":["1"],"type":"market"}']
+    ...     def on_frame(self, data, recv_ns): print(data)
+    ...     def on_state(self, state, detail): pass
+    ...     def redact(self, frame): return frame
+    >>> conn = Connection("clob-market-0", "ws://127.0.0.1:1/ws/market", Hooks())
+    >>> conn.stats().state
+    'idle'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import backoff
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from polyresearch.errors import AuthError, ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+__all__ = [
+    "ChannelHooks",
+    "Connection",
+    "ConnectionState",
+    "ConnectionStats",
+    "FrameTap",
+]
+
+logger = logging.getLogger("polyresearch.transport")
+
+ConnectionState = Literal["idle", "connecting", "connected", "backoff", "stopped", "failed"]
+
+DEFAULT_HEARTBEAT_INTERVAL: Final = 10.0
+DEFAULT_STALE_AFTER: Final = 30.0
+DEFAULT_RATE_LIMIT_DELAY: Final = 30.0
+#: A connection that dropped sooner than this after opening counts as a failed attempt, so a
+#: server that accepts and drops at once cannot put us in a tight reconnect loop.
+MIN_HEALTHY_SECONDS: Final = 5.0
+
+
+class ChannelHooks(Protocol):
+    """What a feed supplies to one connection (the seam between transport and the rest)."""
+
+    def headers(self) -> Mapping[str, str] | None:
+        """Upgrade headers for the next connect attempt (called on every attempt)."""
+
+    def on_open(self) -> list[str]:
+        """Frames to send right after each (re)connect: the full current subscription."""
+
+    def on_frame(self, data: str | bytes, recv_ns: int) -> None:
+        """One inbound frame and its receive time (ns since the epoch). Must not block."""
+
+    def on_state(self, state: str, detail: str) -> None:
+        """Connection state changes: ``connected``, ``disconnected``, ``stale``, ``failed``."""
+
+    def redact(self, frame: str) -> str:
+        """The form of an outgoing frame that a tap may see (e.g. without credentials)."""
+
+
+class FrameTap(Protocol):
+    """Observes raw traffic (a recorder), so the transport never imports one."""
+
+    def on_frame(
+        self,
+        *,
+        direction: Literal["in", "out"],
+        ts_ns: int,
+        connection: str,
+        epoch: int,
+        data: str | bytes,
+    ) -> None:
+        """One frame in either direction, outgoing ones already redacted."""
+
+    def on_marker(self, *, kind: str, ts_ns: int, connection: str, epoch: int, detail: str) -> None:
+        """A connect/disconnect/stale/failed marker."""
+
+
+class ConnectionStats(msgspec.Struct, frozen=True, kw_only=True):
+    """A frozen snapshot of one connection's counters."""
+
+    name: str
+    url: str
+    state: str
+    epoch: int
+    connects: int
+    reconnects: int
+    stale_reconnects: int
+    failed_attempts: int
+    rate_limited: int
+    frames_in: int
+    bytes_in: int
+    frames_out: int
+    hook_errors: int
+    last_frame_ns: int | None
+    last_error: str | None
+
+
+class _Connect(connect):
+    """websockets' connect with per-attempt headers and a rate-limit pause.
+
+    ``additional_headers`` is read at each handshake, so refreshing it in ``create_connection``
+    re-signs every attempt without replacing websockets' reconnect loop.
+    """
+
+    def __init__(self, owner: Connection, *args: Any, **kwargs: Any) -> None:
+        self._owner = owner
+        super().__init__(*args, **kwargs)
+
+    async def create_connection(self) -> ClientConnection:
+        owner = self._owner
+        if owner._rate_limited:
+            owner._rate_limited = False
+            await asyncio.sleep(owner.rate_limit_delay)
+        owner._set_state("connecting")
+        self.additional_headers = owner.hooks.headers()
+        return await super().create_connection()
+
+
+class Connection:
+    """A supervised connection to one venue channel URL.
+
+    Args:
+        name: a short label (appears in stats, logs, the status table and recordings).
+        url: the WebSocket URL.
+        hooks: the feed's side of the seam (see :class:`ChannelHooks`).
+        heartbeat: text to send every ``heartbeat_interval`` seconds (CLOB ``"PING"``), or None.
+        heartbeat_interval: seconds between heartbeats.
+        stale_after: seconds without any inbound frame before the socket is recycled.
+        max_frame_bytes: frames up to twice this size reach the decoder (which drops what is
+            over its own limit, counted); larger ones close the socket (1009) and reconnect, so
+            memory stays bounded.
+        rate_limit_delay: extra seconds to wait after an HTTP 429.
+        open_timeout: seconds allowed for one connect + handshake.
+        tap: an optional observer of raw frames.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        hooks: ChannelHooks,
+        *,
+        heartbeat: str | None = None,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        max_frame_bytes: int = 16 * 1024 * 1024,
+        rate_limit_delay: float = DEFAULT_RATE_LIMIT_DELAY,
+        open_timeout: float = 10.0,
+        tap: FrameTap | None = None,
+    ) -> None:
+        if heartbeat_interval <= 0 or stale_after <= 0:
+            raise ConfigError("heartbeat_interval and stale_after must be positive")
+        self.name = name
+        self.url = url
+        self.hooks = hooks
+        self.heartbeat = heartbeat
+        self.heartbeat_interval = heartbeat_interval
+        self.stale_after = stale_after
+        self.max_frame_bytes = max_frame_bytes
+        self.rate_limit_delay = rate_limit_delay
+        self.open_timeout = open_timeout
+        self.tap = tap
+        self._state: ConnectionState = "idle"
+        self._ws: ClientConnection | None = None
+        self._stopping = False
+        self._rate_limited = False
+        # epoch, connects, reconnects, stale, failed, rate_limited, frames_in, bytes_in,
+        # frames_out, hook_errors
+        self._counts = [0] * 10
+        self._last_frame_ns: int | None = None
+        self._last_frame_mono = 0.0
+        self._last_error: str | None = None
+        self._connected = asyncio.Event()
+
+    # Public API.
+
+    @property
+    def state(self) -> ConnectionState:
+        """``idle``, ``connecting``, ``connected``, ``backoff``, ``stopped`` or ``failed``."""
+        return self._state
+
+    @property
+    def epoch(self) -> int:
+        """How many times this connection has opened (1 after the first connect)."""
+        return self._counts[0]
+
+    async def run(self) -> None:
+        """Connect and keep the connection up until :meth:`stop` or a fatal error.
+
+        Raises:
+            AuthError: the venue refused the credentials (HTTP 401/403).
+        """
+        delays: Generator[float] | None = None
+        try:
+            async for ws in _Connect(
+                self,
+                self.url,
+                process_exception=self._process_exception,
+                open_timeout=self.open_timeout,
+                max_size=2 * self.max_frame_bytes,
+                compression=None,
+                proxy=None,
+            ):
+                if self._stopping:  # stop() arrived while websockets was reconnecting
+                    await ws.close()
+                    break
+                opened = time.monotonic()
+                await self._serve(ws)
+                if self.stopping:
+                    break
+                # A connection that died young gets websockets' backoff too.
+                if time.monotonic() - opened < MIN_HEALTHY_SECONDS:
+                    delays = delays or backoff()
+                    self._counts[4] += 1
+                    self._set_state("backoff")
+                    await asyncio.sleep(next(delays))
+                else:
+                    delays = None
+        except AuthError as exc:
+            self._last_error = str(exc)
+            self._set_state("failed", str(exc))
+            raise
+        except asyncio.CancelledError:
+            self._set_state("stopped")
+            raise
+        self._set_state("stopped")
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopping
+
+    async def stop(self) -> None:
+        """Close the socket and end :meth:`run` (idempotent)."""
+        self._stopping = True
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def send(self, frame: str) -> bool:
+        """Send one text frame now; False if not connected (it will go out with ``on_open``)."""
+        ws = self._ws
+        if ws is None or self._state != "connected":
+            return False
+        try:
+            await ws.send(frame)
+        except ConnectionClosed:
+            return False
+        self._sent(frame)
+        return True
+
+    async def wait_connected(self) -> None:
+        """Wait until the connection is open (wrap in ``asyncio.timeout`` to bound it)."""
+        await self._connected.wait()
+
+    async def drop(self) -> None:
+        """Close the current socket abruptly; the supervisor reconnects (a test/fault helper)."""
+        ws = self._ws
+        if ws is not None:
+            ws.transport.abort()
+
+    def stats(self) -> ConnectionStats:
+        """A frozen snapshot of this connection's counters."""
+        c = self._counts
+        return ConnectionStats(
+            name=self.name,
+            url=self.url,
+            state=self._state,
+            epoch=c[0],
+            connects=c[1],
+            reconnects=c[2],
+            stale_reconnects=c[3],
+            failed_attempts=c[4],
+            rate_limited=c[5],
+            frames_in=c[6],
+            bytes_in=c[7],
+            frames_out=c[8],
+            hook_errors=c[9],
+            last_frame_ns=self._last_frame_ns,
+            last_error=self._last_error,
+        )
+
+    # Private methods.
+
+    def _process_exception(self, exc: Exception) -> Exception | None:
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        self._counts[4] += 1
+        if isinstance(exc, InvalidStatus):
+            status = exc.response.status_code
+            if status in (401, 403):
+                return AuthError(
+                    f"{self.name}: the venue refused the credentials (HTTP {status}); "
+                    "check the key id and secret, and the machine's clock (signatures are "
+                    "valid for 30 s)"
+                )
+            if status == 429:
+                self._counts[5] += 1
+                self._rate_limited = True
+                self._set_state("backoff", "HTTP 429")
+                return None
+            if status >= 500:
+                self._set_state("backoff", f"HTTP {status}")
+                return None
+            return exc
+        if isinstance(exc, OSError | TimeoutError | EOFError | ConnectionClosed):
+            self._set_state("backoff", type(exc).__name__)
+            return None
+        # websockets wraps an EOF during the handshake in InvalidMessage; treat as transient.
+        if isinstance(exc.__cause__, EOFError | OSError):
+            self._set_state("backoff", type(exc).__name__)
+            return None
+        return exc
+
+    async def _serve(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self._counts[0] += 1
+        self._counts[1] += 1
+        if self._counts[0] > 1:
+            self._counts[2] += 1
+        self._last_frame_mono = time.monotonic()
+        self._marker("connect", "")
+        self._set_state("connected")
+        self._connected.set()
+        watchdog = asyncio.create_task(self._keepalive(ws), name=f"{self.name}-keepalive")
+        reason = "closed"
+        try:
+            for frame in self.hooks.on_open():
+                await ws.send(frame)
+                self._sent(frame)
+            async for message in ws:
+                recv_ns = time.time_ns()
+                self._last_frame_ns = recv_ns
+                self._last_frame_mono = time.monotonic()
+                self._counts[6] += 1
+                self._counts[7] += len(message)
+                if self.tap is not None:
+                    self._tap_frame("in", recv_ns, message)
+                try:
+                    self.hooks.on_frame(message, recv_ns)
+                except Exception:
+                    # A consumer bug must not kill the stream; it is counted and logged.
+                    self._counts[9] += 1
+                    logger.exception("%s: frame handler failed", self.name)
+        except ConnectionClosed as exc:
+            reason = f"closed {exc.rcvd.code if exc.rcvd else 'abnormally'}"
+            if exc.rcvd and exc.rcvd.reason:
+                reason += f" {exc.rcvd.reason!r}"
+            self._last_error = reason
+        except OSError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self._last_error = reason
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+            self._ws = None
+            self._connected.clear()
+            self._marker("disconnect", reason)
+            if not self._stopping:
+                self._set_state("backoff", reason)
+                try:
+                    self.hooks.on_state("disconnected", reason)
+                except Exception:
+                    self._counts[9] += 1
+                    logger.exception("%s: state hook failed", self.name)
+
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        tick = min(self.heartbeat_interval, self.stale_after / 3)
+        next_beat = time.monotonic() + self.heartbeat_interval
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            if self.heartbeat is not None and now >= next_beat:
+                next_beat = now + self.heartbeat_interval
+                try:
+                    await ws.send(self.heartbeat)
+                except ConnectionClosed:
+                    return
+                self._sent(self.heartbeat)
+            if now - self._last_frame_mono > self.stale_after:
+                self._counts[3] += 1
+                detail = f"no frame for {self.stale_after:g} s"
+                logger.warning("%s: stale (%s); reconnecting", self.name, detail)
+                self._marker("stale", detail)
+                self.hooks.on_state("stale", detail)
+                await ws.close(code=4000, reason="stale")
+                return
+
+    def _sent(self, frame: str) -> None:
+        self._counts[8] += 1
+        if self.tap is not None:
+            self._tap_frame("out", time.time_ns(), self.hooks.redact(frame))
+
+    def _tap_frame(self, direction: Literal["in", "out"], ts_ns: int, data: str | bytes) -> None:
+        assert self.tap is not None
+        try:
+            self.tap.on_frame(
+                direction=direction, ts_ns=ts_ns, connection=self.name, epoch=self.epoch, data=data
+            )
+        except Exception:
+            self._counts[9] += 1
+            logger.exception("%s: frame tap failed", self.name)
+
+    def _marker(self, kind: str, detail: str) -> None:
+        if self.tap is None:
+            return
+        try:
+            self.tap.on_marker(
+                kind=kind,
+                ts_ns=time.time_ns(),
+                connection=self.name,
+                epoch=self.epoch,
+                detail=detail,
+            )
+        except Exception:
+            self._counts[9] += 1
+            logger.exception("%s: frame tap failed", self.name)
+
+    def _set_state(self, state: ConnectionState, detail: str = "") -> None:
+        if state == self._state:
+            return
+        self._state = state
+        logger.debug("%s: %s %s", self.name, state, detail)
+        if state in ("connected", "failed"):
+            try:
+                self.hooks.on_state(state, detail)
+            except Exception:
+                self._counts[9] += 1
+                logger.exception("%s: state hook failed", self.name)

@@ -1,0 +1,243 @@
+"""Connection against a real local websockets server: reconnect, resubscribe, liveness, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Literal
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from polyresearch.errors import AuthError
+from polyresearch.transport.connection import Connection
+from tests.conftest import wait_until
+
+
+@dataclass
+class Peer:
+    """A small loopback server whose behaviour each test sets."""
+
+    received: list[str] = field(default_factory=list)
+    connections: list[ServerConnection] = field(default_factory=list)
+    headers_seen: list[Headers] = field(default_factory=list)
+    refuse_with: int | None = None
+    answer_ping: bool = True
+    greeting: str | None = None
+    port: int = 0
+
+    def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        self.headers_seen.append(request.headers)
+        if self.refuse_with is not None:
+            status = HTTPStatus(self.refuse_with)
+            return conn.respond(status, f"{status.phrase}\n")
+        return None
+
+    async def handler(self, ws: ServerConnection) -> None:
+        self.connections.append(ws)
+        if self.greeting:
+            await ws.send(self.greeting)
+        async for message in ws:
+            assert isinstance(message, str)
+            self.received.append(message)
+            if message == "PING" and self.answer_ping:
+                await ws.send("PONG")
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[Peer]:
+    p = Peer()
+    async with serve(p.handler, "127.0.0.1", 0, process_request=p.process_request) as server:
+        p.port = server.sockets[0].getsockname()[1]
+        yield p
+
+
+@dataclass
+class Hooks:
+    """Records what the connection hands to the feed."""
+
+    subscription: list[str] = field(default_factory=lambda: ['{"sub":1}'])
+    frames: list[str | bytes] = field(default_factory=list)
+    states: list[tuple[str, str]] = field(default_factory=list)
+    signed: int = 0
+    fail_on: str | None = None
+
+    def headers(self) -> Mapping[str, str] | None:
+        self.signed += 1
+        return {"X-Attempt": str(self.signed)}
+
+    def on_open(self) -> list[str]:
+        return list(self.subscription)
+
+    def on_frame(self, data: str | bytes, recv_ns: int) -> None:
+        assert recv_ns > 0
+        if data == self.fail_on:
+            raise RuntimeError("consumer bug")
+        self.frames.append(data)
+
+    def on_state(self, state: str, detail: str) -> None:
+        self.states.append((state, detail))
+
+    def redact(self, frame: str) -> str:
+        return frame.replace("secret", "<redacted>")
+
+
+@dataclass
+class Tap:
+    frames: list[tuple[str, str | bytes]] = field(default_factory=list)
+    markers: list[str] = field(default_factory=list)
+
+    def on_frame(
+        self,
+        *,
+        direction: Literal["in", "out"],
+        ts_ns: int,
+        connection: str,
+        epoch: int,
+        data: str | bytes,
+    ) -> None:
+        self.frames.append((direction, data))
+
+    def on_marker(self, *, kind: str, ts_ns: int, connection: str, epoch: int, detail: str) -> None:
+        self.markers.append(kind)
+
+
+@contextlib.asynccontextmanager
+async def running(conn: Connection) -> AsyncIterator[asyncio.Task[Any]]:
+    task = asyncio.create_task(conn.run())
+    try:
+        yield task
+    finally:
+        await conn.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+def _url(peer: Peer) -> str:
+    return f"ws://127.0.0.1:{peer.port}/ws/market"
+
+
+async def test_subscribes_on_open_and_delivers_frames(peer: Peer) -> None:
+    """After connect the on_open frames go out and inbound frames reach the hook."""
+    peer.greeting = "hello"
+    hooks = Hooks()
+    conn = Connection("t", _url(peer), hooks)
+    async with running(conn):
+        await wait_until(lambda: hooks.frames == ["hello"] and peer.received == ['{"sub":1}'])
+        stats = conn.stats()
+        assert (stats.state, stats.epoch, stats.frames_in, stats.frames_out) == (
+            "connected",
+            1,
+            1,
+            1,
+        )
+    assert conn.stats().state == "stopped"
+
+
+async def test_reconnects_resubscribes_and_resigns_after_drop(peer: Peer) -> None:
+    """A dropped socket reconnects, re-signs headers and sends the subscription again."""
+    hooks = Hooks()
+    conn = Connection("t", _url(peer), hooks)
+    async with running(conn):
+        await wait_until(lambda: len(peer.received) == 1)
+        peer.connections[0].transport.abort()
+        await wait_until(lambda: len(peer.received) == 2 and conn.epoch == 2)
+        assert peer.received == ['{"sub":1}', '{"sub":1}']
+        assert [h["X-Attempt"] for h in peer.headers_seen] == ["1", "2"]
+        assert ("disconnected", "closed abnormally") in hooks.states
+        assert conn.stats().reconnects == 1
+
+
+async def test_auth_refusal_is_fatal_auth_error(peer: Peer) -> None:
+    """HTTP 401 on the upgrade ends run() with AuthError and no retry."""
+    peer.refuse_with = 401
+    hooks = Hooks()
+    conn = Connection("us-private", _url(peer), hooks)
+    with pytest.raises(AuthError, match="HTTP 401"):
+        await asyncio.wait_for(conn.run(), 10)
+    assert len(peer.headers_seen) == 1
+    assert conn.stats().state == "failed"
+    assert hooks.states[-1][0] == "failed"
+
+
+async def test_rate_limit_backs_off_then_connects(peer: Peer) -> None:
+    """HTTP 429 is transient: counted, an extra pause, then a successful connect."""
+    peer.refuse_with = 429
+    hooks = Hooks()
+    conn = Connection("t", _url(peer), hooks, rate_limit_delay=0.2)
+    async with running(conn):
+        await wait_until(lambda: conn.stats().rate_limited >= 1)
+        peer.refuse_with = None
+        await wait_until(lambda: conn.state == "connected")
+        assert conn.stats().rate_limited >= 1
+
+
+async def test_heartbeat_sent_and_stale_socket_recycled(peer: Peer) -> None:
+    """PING goes out on schedule; when nothing comes back the socket is recycled as stale."""
+    peer.answer_ping = False
+    hooks = Hooks()
+    conn = Connection(
+        "t", _url(peer), hooks, heartbeat="PING", heartbeat_interval=0.05, stale_after=0.3
+    )
+    async with running(conn):
+        await wait_until(lambda: peer.received.count("PING") >= 2)
+        await wait_until(lambda: conn.stats().stale_reconnects >= 1 and conn.epoch >= 2)
+        assert any(state == "stale" for state, _ in hooks.states)
+
+
+async def test_pongs_keep_a_quiet_socket_alive(peer: Peer) -> None:
+    """A market with no data is not stale while PONGs keep arriving."""
+    hooks = Hooks()
+    conn = Connection(
+        "t", _url(peer), hooks, heartbeat="PING", heartbeat_interval=0.05, stale_after=0.4
+    )
+    async with running(conn):
+        await wait_until(lambda: hooks.frames.count("PONG") >= 15)
+        assert conn.stats().stale_reconnects == 0
+        assert conn.epoch == 1
+
+
+async def test_consumer_error_is_counted_not_fatal(peer: Peer) -> None:
+    """An exception in the frame hook is counted and logged; later frames still arrive."""
+    hooks = Hooks(fail_on="boom")
+    conn = Connection("t", _url(peer), hooks)
+    async with running(conn):
+        await wait_until(lambda: len(peer.connections) == 1)
+        await peer.connections[0].send("boom")
+        await peer.connections[0].send("after")
+        await wait_until(lambda: hooks.frames == ["after"])
+        assert conn.stats().hook_errors == 1
+        assert conn.epoch == 1
+
+
+async def test_tap_sees_redacted_out_frames_and_markers(peer: Peer) -> None:
+    """The tap observes both directions, outgoing frames redacted, plus connect markers."""
+    hooks = Hooks(subscription=['{"auth":"secret"}'])
+    tap = Tap()
+    conn = Connection("t", _url(peer), hooks, tap=tap)
+    async with running(conn):
+        await wait_until(lambda: len(peer.connections) == 1 and peer.received)
+        await peer.connections[0].send("data")
+        await wait_until(lambda: ("in", "data") in tap.frames)
+    assert ("out", '{"auth":"<redacted>"}') in tap.frames
+    assert all("secret" not in str(data) for _, data in tap.frames)
+    assert peer.received == ['{"auth":"secret"}']
+    assert tap.markers[:2] == ["connect", "disconnect"]
+
+
+async def test_runtime_send_and_not_connected(peer: Peer) -> None:
+    """send() delivers while connected and reports False when there is no socket."""
+    hooks = Hooks()
+    conn = Connection("t", _url(peer), hooks)
+    assert await conn.send("early") is False
+    async with running(conn):
+        async with asyncio.timeout(10):
+            await conn.wait_connected()
+        assert await conn.send('{"operation":"subscribe"}') is True
+        await wait_until(lambda: '{"operation":"subscribe"}' in peer.received)
