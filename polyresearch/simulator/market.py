@@ -435,6 +435,8 @@ class ModelConfig:
     weight_add: float = 0.45
     weight_cancel: float = 0.37
     weight_trade: float = 0.18
+    #: Standard deviation of a market's fair-value random walk each time it is touched.
+    volatility: float = 0.004
     #: Probability that a step is an account action instead of market flow.
     account_rate: float = 0.04
     #: Probability that a step resolves a market (and opens a new one).
@@ -846,7 +848,7 @@ class MarketModel:
     # ------------------------------------------------------------------ market flow
 
     def _drift(self, state: _MarketState) -> None:
-        step = Decimal(round(self._rng.gauss(0.0, 0.004), 4))
+        step = Decimal(round(self._rng.gauss(0.0, self.config.volatility), 4))
         state.fair = min(Decimal("0.995"), max(Decimal("0.005"), state.fair + step))
 
     def _flow_add(self, state: _MarketState, out: list[Change]) -> None:
@@ -1238,7 +1240,7 @@ class MarketModel:
         account = self.accounts[account_name]
         order = account.orders[rest.order_id]
         fill = AccountFill(
-            trade_id=trade.trade_id,
+            trade_id=self._fill_id(account, trade.trade_id),
             account=account_name,
             order_id=order.order_id,
             taker_order_id=self._new_id(256),
@@ -1253,8 +1255,8 @@ class MarketModel:
             updated_ms=self._now,
         )
         self._add_fill(account, fill, out)
-        updated = self._record_order_fill(account, order.order_id, size, trade.trade_id, out)
-        self._apply_fill_to_account(account, updated, size, order.price, trade.trade_id, out)
+        updated = self._record_order_fill(account, order.order_id, size, fill.trade_id, out)
+        self._apply_fill_to_account(account, updated, size, order.price, fill.trade_id, out)
 
     def _taker_fill(
         self,
@@ -1273,7 +1275,7 @@ class MarketModel:
         if rest > ZERO:
             counterparties.append((self._new_id(256), rest))
         fill = AccountFill(
-            trade_id=trade.trade_id,
+            trade_id=self._fill_id(account, trade.trade_id),
             account=account.name,
             order_id=order.order_id,
             taker_order_id=order.order_id,
@@ -1289,8 +1291,16 @@ class MarketModel:
             counterparties=tuple(counterparties),
         )
         self._add_fill(account, fill, out)
-        updated = self._record_order_fill(account, order.order_id, size, trade.trade_id, out)
-        self._apply_fill_to_account(account, updated, size, price, trade.trade_id, out)
+        updated = self._record_order_fill(account, order.order_id, size, fill.trade_id, out)
+        self._apply_fill_to_account(account, updated, size, price, fill.trade_id, out)
+
+    def _fill_id(self, account: Account, trade_id: str) -> str:
+        """The market trade's id, or a fresh one when the account already has a fill under it.
+
+        One taker order can match two resting orders of the same account at one level; each
+        fill needs its own id (clients dedupe trade events by id and status).
+        """
+        return self._uuid() if trade_id in account.fills else trade_id
 
     def _add_fill(self, account: Account, fill: AccountFill, out: list[Change]) -> None:
         account.fills[fill.trade_id] = fill
