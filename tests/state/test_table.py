@@ -12,7 +12,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -517,9 +517,9 @@ def test_non_nullable_columns_get_plain_dtypes() -> None:
         {
             "ts_ns": pl.Datetime("ns", "UTC"),
             "side": pl.Categorical(),
-            "price": pl.Float64,
-            "n": pl.Int64,
-            "flag": pl.Boolean,
+            "price": pl.Float64(),
+            "n": pl.Int64(),
+            "flag": pl.Boolean(),
         }
     )
 
@@ -531,9 +531,9 @@ def test_empty_frames_keep_the_schema_dtypes() -> None:
         {
             "ts_ns": pl.Datetime("ns", "UTC"),
             "asset_id": pl.Categorical(),
-            "price": pl.Float64,
-            "n": pl.Int64,
-            "flag": pl.Boolean,
+            "price": pl.Float64(),
+            "n": pl.Int64(),
+            "flag": pl.Boolean(),
         }
     )
     assert table.to_pandas().shape == (0, 5)
