@@ -219,6 +219,7 @@ class _Counters:
         self.closes: Counter[str] = Counter()
         self.connections_total: Counter[str] = Counter()
         self.rest_requests = 0
+        self.clock_ticks = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +241,8 @@ class SimStats:
     closes: Mapping[str, int]
     rest_requests: int
     model_steps: int
+    #: Iterations of the paced-mode clock (it keeps ticking while the flow is paused).
+    clock_ticks: int = 0
     #: Each front-end's own counters (its ``stats()`` hook), by venue.
     venues: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
@@ -839,6 +842,7 @@ class Simulator:
             await asyncio.sleep(CLOCK_INTERVAL_S)
             now = loop.time()
             elapsed, last = now - last, now
+            self._counters.clock_ticks += 1
             if self._paused or self._rate <= 0:
                 carry = 0.0
                 continue
@@ -1039,6 +1043,7 @@ class Simulator:
             closes=MappingProxyType(dict(self._counters.closes)),
             rest_requests=self._counters.rest_requests,
             model_steps=self._model.steps if self._model is not None else 0,
+            clock_ticks=self._counters.clock_ticks,
             venues=MappingProxyType(venues),
         )
 
