@@ -3,8 +3,8 @@
 The simulator serves REST through ``websockets``' own ``process_request`` hook (see
 :mod:`polyresearch.simulator.server`), so every front-end answers REST with a plain
 :class:`RestResponse` built from ``(method, path, query)``. ``websockets`` parses only ``GET``
-requests without a body; that covers every look-up a research client needs (``POST /books`` and
-other batch calls are out of reach and answered by nobody).
+requests; the server rewrites other methods so they still reach the handlers, but request
+bodies are never read (batch calls such as ``POST /books`` get 405).
 
 This module also holds the CLOB venue's REST endpoints (``protocol-clob.md`` §9), which the
 CLOB front-end delegates to:
@@ -15,7 +15,9 @@ CLOB front-end delegates to:
   ``clobTokenIds`` are JSON-encoded *strings*, as the real API returns them.
 - CLOB: ``GET /book``, ``/price``, ``/midpoint``, ``/spread``, ``/last-trade-price``,
   ``/tick-size``, ``/neg-risk``, ``/time``, and ``GET /auth/api-keys`` with L2 (HMAC) headers,
-  which the official SDK's ``AsyncSecureClient.create`` calls to validate credentials.
+  which the official SDK's ``AsyncSecureClient.create`` calls to validate credentials. Its
+  fallback works too: ``POST /auth/api-key`` answers 400 (the demo key exists) and
+  ``GET /auth/derive-api-key`` hands out the demo account's key (L1 signatures unchecked).
 
 Example:
     >>> RestResponse.json({"ok": True}).body
@@ -177,8 +179,14 @@ class ClobRest:
         headers: Mapping[str, str] | None = None,
     ) -> RestResponse | None:
         """Answer a CLOB/Gamma request, or return None when the path is not ours."""
+        if method == "POST" and path == "/auth/api-key":
+            # The demo account already has its key: creating another one fails like a second
+            # create does on the venue, and the SDK then derives the existing key.
+            return RestResponse.error(400, "Could not create api key")
         if method != "GET":
             return None
+        if path == "/auth/derive-api-key":
+            return self._derive_api_key(headers or {})
         if path == "/markets":
             return self._gamma_markets(query)
         if path.startswith("/markets/slug/"):
@@ -348,6 +356,14 @@ class ClobRest:
         return RestResponse.json({"neg_risk": self._model.by_token[token].neg_risk})
 
     # ------------------------------------------------------------------ CLOB auth (L2)
+
+    def _derive_api_key(self, headers: Mapping[str, str]) -> RestResponse:
+        # L1 (EIP-712) signatures are not verified: any signer gets the demo account's key.
+        if not all(headers.get(h) for h in ("POLY_ADDRESS", "POLY_SIGNATURE", "POLY_TIMESTAMP")):
+            return RestResponse.error(401, "Unauthorized/Invalid L1 headers")
+        return RestResponse.json(
+            {"apiKey": self._api_key, "secret": self._secret, "passphrase": self._passphrase}
+        )
 
     def _api_keys(self, path: str, headers: Mapping[str, str]) -> RestResponse:
         if not self._l2_valid("GET", path, headers):

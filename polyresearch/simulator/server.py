@@ -126,6 +126,45 @@ def text_frame(payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
+#: Non-GET requests are rewritten to ``GET {prefix}{METHOD}{path}`` (see ``_SimConnection``).
+_METHOD_PREFIX: Final = "/__sim_method__/"
+
+
+def _rewrite_non_get(data: bytes) -> bytes:
+    """Turn a non-GET request head into a GET that ``websockets`` can parse.
+
+    ``websockets`` parses only ``GET`` without a body and drops anything else without an HTTP
+    answer. Rewriting the request line (and dropping the body headers; the body itself is
+    discarded after the response) lets REST handlers answer ``POST``/``DELETE`` properly, if
+    only with 4xx, the way the real venues would.
+    """
+    method, sep, rest = data.partition(b" ")
+    if not sep or method == b"GET" or not (method.isalpha() and method.isupper()):
+        return data
+    head, blank, tail = rest.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    target, _, version = lines[0].partition(b" ")
+    lines[0] = _METHOD_PREFIX.encode() + method + target + b" " + version
+    kept = [
+        line
+        for line in lines[1:]
+        if not line.lower().startswith((b"content-length:", b"transfer-encoding:"))
+    ]
+    return b"GET " + b"\r\n".join([lines[0], *kept]) + blank + tail
+
+
+class _SimConnection(ServerConnection):
+    """A server connection that lets non-GET HTTP requests reach ``process_request``."""
+
+    _sniffed = False
+
+    def data_received(self, data: bytes) -> None:
+        if not self._sniffed:
+            self._sniffed = True
+            data = _rewrite_non_get(data)
+        super().data_received(data)
+
+
 # ---------------------------------------------------------------------------- credentials
 
 
@@ -734,6 +773,7 @@ class Simulator:
                 self.config.host,
                 self._port,
                 process_request=self._process_request,
+                create_connection=_SimConnection,
                 compression=None,
                 max_size=MAX_CLIENT_FRAME,
             )
@@ -868,7 +908,11 @@ class Simulator:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path, _, raw_query = request.path.partition("?")
-        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        method = "GET"
+        if path.startswith(_METHOD_PREFIX):
+            method, _, rest = path.removeprefix(_METHOD_PREFIX).partition("/")
+            path = "/" + rest
+        upgrade = method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket"
         if upgrade:
             front_end = self._ws_routes.get(path)
             if front_end is None:
@@ -894,14 +938,16 @@ class Simulator:
         for front_end in self._front_ends:
             try:
                 if self._rest_with_headers.get(id(front_end)):
-                    answer = front_end.handle_rest("GET", path, query, headers=request.headers)  # type: ignore[call-arg]
+                    answer = front_end.handle_rest(method, path, query, headers=request.headers)  # type: ignore[call-arg]
                 else:
-                    answer = front_end.handle_rest("GET", path, query)
+                    answer = front_end.handle_rest(method, path, query)
             except Exception:
                 logger.exception("front-end %s failed on REST %s", front_end.venue, path)
                 return to_http_response(RestResponse.error(500, "internal error"))
             if answer is not None:
                 return to_http_response(_as_rest_response(answer))
+        if method != "GET":
+            return to_http_response(RestResponse.error(405, "method not allowed"))
         return to_http_response(RestResponse.error(404, "not found"))
 
     # ------------------------------------------------------------------ addresses
