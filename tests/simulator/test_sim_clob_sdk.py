@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from _sim_helpers import wait_until
 from eth_account import Account
 from polymarket import AsyncPublicClient, AsyncSecureClient
 from polymarket._internal.environment import (
@@ -25,8 +26,6 @@ from polymarket.streams import MarketSpec, UserSpec
 
 from polyresearch.simulator.market import ModelConfig
 from polyresearch.simulator.server import Simulator
-
-from _sim_helpers import wait_until
 
 #: A throwaway signer key for the SDK (an EOA wallet needs no relayer); valid nowhere.
 SIGNER_KEY = "0x" + "5a" * 32
@@ -124,7 +123,7 @@ async def test_sdk_gets_markets_and_books_over_rest(sim: Simulator) -> None:
 
 
 async def test_sdk_user_stream_receives_orders_and_trades(sim: Simulator) -> None:
-    """AsyncSecureClient.create validates the demo key, then orders and trades stream with 0 drops."""
+    """AsyncSecureClient.create validates the demo key; orders and trades stream with 0 drops."""
     creds = sim.clob_credentials
     signer = Account.from_key(SIGNER_KEY)
     client = await AsyncSecureClient.create(
