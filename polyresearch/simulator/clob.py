@@ -841,7 +841,7 @@ class ClobFrontEnd:
         if kind is Fault.OVERSIZED:
             size = int(params.get("size", DEFAULT_OVERSIZED_BYTES))
             book = self._dump_book(any_token, ts)
-            pad = max(0, size - len(book) - 16)
+            pad = max(0, size - len(book) - len(',"padding":""'))  # exactly `size` bytes
             return [(book[:-1] + f',"padding":"{"x" * pad}"}}').encode()]
         if kind is Fault.NO_NEW_ASSETS:
             return [b"NO NEW ASSETS"] if link.info.path == MARKET_PATH else None
