@@ -542,7 +542,7 @@ class RollingTable:
 
         # Phase 1: convert and check every column; nothing is changed yet.
         data: list[Array | None] = []
-        pending: list[tuple[int, list[Any], list[int | None], set[str]]] = []
+        pending: list[tuple[int, list[Any], Array | None, set[str]]] = []
         for j, column in enumerate(schema.columns):
             given = columns.get(column.name)
             if given is None:
@@ -561,10 +561,10 @@ class RollingTable:
         trim = 0  # rows cut off the front of the batch by a dictionary compaction
         for j, values, codes, new in pending:
             d = self._dicts[j]
-            if not new:
+            if codes is not None:
                 # Every value was known in phase 1, and only this column's own compaction
                 # could have changed its codes since.
-                data[j] = np.array(codes[trim:], dtype=np.int32)
+                data[j] = codes[trim:]
                 continue
             if len(d.values) + len(new) > self._max_categories:
                 trim += self._compact(
@@ -811,44 +811,62 @@ class RollingTable:
         where = f"table {self.name!r}, column {column.name!r} ({kind})"
         if isinstance(values, np.ndarray) and values.dtype != object:
             return _convert_numpy(values, kind, where)
-        items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+        items = _as_list(values)
+        # Convert first and look for None only if that fails: scanning a list of numbers for
+        # None costs two failed comparisons per item, more than the conversion itself.
+        if kind == "bool":
+            lookup = _BOOL_NULLABLE if column.nullable else _BOOL
+            try:
+                return np.fromiter(map(lookup.get, items), np.int8, len(items))
+            except TypeError:  # lookup gave None: not a bool (or None where not allowed)
+                bad = next(item for item in items if lookup.get(item) is None)
+                raise StateError(f"{where} cannot store {bad!r}") from None
+        code = "d" if kind == "float64" else "q"
         try:
-            if kind == "bool":
-                table = _BOOL_NULLABLE if column.nullable else _BOOL
-                codes = list(map(table.get, items))
-                if None in codes:
-                    bad = items[codes.index(None)]
-                    raise StateError(f"{where} cannot store {bad!r}")
-                return np.array(codes, dtype=np.int8)
-            if column.nullable and None in items:
-                null = _NAN if kind == "float64" else NULL_INT
-                items = [null if item is None else item for item in items]
             # array.array converts with the same rules as the memoryviews of append().
-            buffer = array("d" if kind == "float64" else "q", items)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise StateError(f"{where} cannot store these values: {exc}") from None
+            buffer = array(code, items)
+        except TypeError:
+            if not column.nullable or None not in items:
+                raise StateError(
+                    f"{where} cannot store these values: {_first_refused(code, items)}"
+                ) from None
+            null = _NAN if kind == "float64" else NULL_INT
+            try:
+                buffer = array(code, [null if item is None else item for item in items])
+            except (TypeError, ValueError, OverflowError):
+                raise StateError(
+                    f"{where} cannot store these values: {_first_refused(code, items, null)}"
+                ) from None
+        except (ValueError, OverflowError):
+            raise StateError(
+                f"{where} cannot store these values: {_first_refused(code, items)}"
+            ) from None
         result = np.frombuffer(buffer, dtype=_STORAGE[kind])
         assert len(result) == n
         return result
 
     def _check_category(
         self, j: int, column: Column, values: Sequence[Any] | Array
-    ) -> tuple[list[Any], list[int | None], set[str]]:
-        """Return the values as a list, their codes (None if new) and the new strings."""
-        items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    ) -> tuple[list[Any], Array | None, set[str]]:
+        """Return the values as a list, their codes (None if some are new) and the new strings."""
+        items = _as_list(values)
         mapping = self._dicts[j].mapping
         try:
-            codes = list(map(mapping.get, items))
+            # A new value maps to None, which int32 refuses: the common all-known case costs
+            # one lookup and one conversion per value.
+            return items, np.fromiter(map(mapping.get, items), np.int32, len(items)), set()
         except TypeError:
+            pass
+        try:
+            codes = list(map(mapping.get, items))
+        except TypeError:  # unhashable
             bad = next(item for item in items if not isinstance(item, str | None))
             raise StateError(self._category_error(column, bad)) from None
-        if None not in codes:
-            return items, codes, set()
         new = {item for item, code in zip(items, codes, strict=True) if code is None}
         for item in new:
             if not isinstance(item, str):
                 raise StateError(self._category_error(column, item))
-        return items, codes, cast(set[str], new)
+        return items, None, cast(set[str], new)
 
     def _category_error(self, column: Column, value: object) -> str:
         want = "a str or None" if column.nullable else "a str"
@@ -1089,6 +1107,22 @@ def _count(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"{name} must be a non-negative int, got {value!r}")
     return value
+
+
+def _as_list(values: Sequence[Any] | Array) -> list[Any]:
+    if isinstance(values, list):
+        return values
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _first_refused(code: str, items: list[Any], null: float | None = None) -> str:
+    """Name the first item array(code) refuses (slow path of error messages)."""
+    for item in items:
+        try:
+            array(code, [null if item is None and null is not None else item])
+        except (TypeError, ValueError, OverflowError) as exc:
+            return f"{item!r} ({exc})"
+    return "?"  # pragma: no cover - only called after a refusal
 
 
 def _concat(parts: list[Array], dtype: np.dtype[Any]) -> Array:
