@@ -116,7 +116,7 @@ def text_frame(payload: bytes) -> bytes:
 
     Example:
         >>> text_frame(b"PONG")
-        b'\\x81\\x04PONG'
+        b'\x81\x04PONG'
     """
     n = len(payload)
     if n < 126:
@@ -130,18 +130,22 @@ def text_frame(payload: bytes) -> bytes:
 _METHOD_PREFIX: Final = "/__sim_method__/"
 
 
-def _rewrite_non_get(data: bytes) -> bytes:
+def _rewrite_non_get(data: bytes) -> tuple[bytes, bool]:
     """Turn a non-GET request head into a GET that ``websockets`` can parse.
 
     ``websockets`` parses only ``GET`` without a body and drops anything else without an HTTP
-    answer. Rewriting the request line (and dropping the body headers; the body itself is
-    discarded after the response) lets REST handlers answer ``POST``/``DELETE`` properly, if
-    only with 4xx, the way the real venues would.
+    answer. Rewriting the request line and cutting the body headers and the body itself lets
+    REST handlers answer ``POST``/``DELETE`` properly, if only with 4xx, the way the real
+    venues would.
+
+    Returns:
+        The bytes to feed to ``websockets`` and whether the request was rewritten (then every
+        later byte of the connection, i.e. the rest of the body, is discarded).
     """
     method, sep, rest = data.partition(b" ")
     if not sep or method == b"GET" or not (method.isalpha() and method.isupper()):
-        return data
-    head, blank, tail = rest.partition(b"\r\n\r\n")
+        return data, False
+    head, blank, _body = rest.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     target, _, version = lines[0].partition(b" ")
     lines[0] = _METHOD_PREFIX.encode() + method + target + b" " + version
@@ -150,18 +154,21 @@ def _rewrite_non_get(data: bytes) -> bytes:
         for line in lines[1:]
         if not line.lower().startswith((b"content-length:", b"transfer-encoding:"))
     ]
-    return b"GET " + b"\r\n".join([lines[0], *kept]) + blank + tail
+    return b"GET " + b"\r\n".join([lines[0], *kept]) + blank, True
 
 
 class _SimConnection(ServerConnection):
     """A server connection that lets non-GET HTTP requests reach ``process_request``."""
 
     _sniffed = False
+    _discard = False
 
     def data_received(self, data: bytes) -> None:
+        if self._discard:
+            return  # the body of a rewritten request: never parsed as WebSocket frames
         if not self._sniffed:
             self._sniffed = True
-            data = _rewrite_non_get(data)
+            data, self._discard = _rewrite_non_get(data)
         super().data_received(data)
 
 
