@@ -715,7 +715,7 @@ class RollingTable:
             Datetime(time_unit='ns', time_zone='UTC')
         """
         start, end = self._live_range()
-        return self._slice(start, end, self._names(columns)).to_polars()
+        return self._slice(start, end, self._names(columns), one_shot=True).to_polars()
 
     def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Build a pandas DataFrame of the live rows, oldest first, in one bulk step.
@@ -734,7 +734,7 @@ class RollingTable:
             'category'
         """
         start, end = self._live_range()
-        return self._slice(start, end, self._names(columns)).to_pandas()
+        return self._slice(start, end, self._names(columns), one_shot=True).to_pandas()
 
     def tail_arrays(self, *columns: str, n: int | None = None) -> tuple[Array, ...]:
         """Copy the newest ``n`` values of each column (all if ``None``) as chart-ready arrays.
@@ -757,7 +757,7 @@ class RollingTable:
         start, end = self._live_range()
         if n is not None:
             start = max(start, end - _count(n, "n"))
-        return self._slice(start, end, names).arrays(*names)
+        return self._slice(start, end, names, one_shot=True).arrays(*names)
 
     # ------------------------------------------------------------ internals
 
@@ -800,10 +800,15 @@ class RollingTable:
     def _values_now(self) -> dict[str, list[str]]:
         return {self._schema.columns[j].name: d.values for j, d in self._dicts.items()}
 
-    def _slice(self, start: int, end: int, names: Sequence[str]) -> TableSlice:
+    def _slice(
+        self, start: int, end: int, names: Sequence[str], *, one_shot: bool = False
+    ) -> TableSlice:
         index = {name: j for j, name in enumerate(self._schema.names)}
         arrays = {name: self._take(index[name], start, end) for name in names}
-        return TableSlice(self._schema, arrays, self._values_now(), self.version)
+        result = TableSlice(self._schema, arrays, self._values_now(), self.version)
+        # Used for exactly one frame/arrays call and then dropped: no defensive copies.
+        result._one_shot = one_shot
+        return result
 
     def _convert(self, column: Column, values: Sequence[Any] | Array, n: int) -> Array:
         """Turn one non-category input column into its storage dtype, or raise StateError."""
@@ -995,9 +1000,10 @@ class RollingTable:
 class TableSlice:
     """Rows copied out of a :class:`RollingTable` at one moment (oldest first).
 
-    Unaffected by later appends. Returned by :meth:`RollingTable.last`,
+    Unaffected by later appends, and every frame or array it returns is a copy of its own (so
+    changing one never changes another). Returned by :meth:`RollingTable.last` and
     :meth:`RollingTable.since`; the table's ``to_polars``/``to_pandas``/``tail_arrays`` go
-    through one too.
+    through a slice too, without the extra copy.
 
     Example:
         >>> from polyresearch.state.table import Column, RollingTable, Schema
@@ -1010,7 +1016,7 @@ class TableSlice:
         (2, [2.0, 3.0], 3)
     """
 
-    __slots__ = ("_arrays", "_schema", "_values", "_version")
+    __slots__ = ("_arrays", "_one_shot", "_schema", "_values", "_version")
 
     def __init__(
         self,
@@ -1025,6 +1031,9 @@ class TableSlice:
         # otherwise, so the codes copied here stay valid against the list kept here.
         self._values = dict(values)
         self._version = version
+        # polars, pandas and arrays() may use the arrays without copying, so each result
+        # gets its own copy, except from the table's internal slices, which are used once.
+        self._one_shot = False
 
     @property
     def schema(self) -> Schema:
@@ -1065,9 +1074,11 @@ class TableSlice:
             ConfigError: for a column that is not in the slice.
         """
         names = columns or self.columns
-        return tuple(
-            _chart_array(self._column(name), self._raw(name), self._values) for name in names
-        )
+        for name in names:
+            self._column(name)
+            self._raw(name)  # ConfigError before anything is handed out
+        arrays = self._hand_out()
+        return tuple(_chart_array(self._column(name), arrays[name], self._values) for name in names)
 
     def to_polars(self) -> pl.DataFrame:
         """Build a polars DataFrame (dtypes in the module docstring) in one bulk step."""
@@ -1076,7 +1087,7 @@ class TableSlice:
         return pl.DataFrame(
             [
                 _polars_series(self._column(name), raw, self._values)
-                for name, raw in self._arrays.items()
+                for name, raw in self._hand_out().items()
             ]
         )
 
@@ -1087,10 +1098,15 @@ class TableSlice:
         return pd.DataFrame(
             {
                 name: _pandas_array(self._column(name), raw, self._values)
-                for name, raw in self._arrays.items()
+                for name, raw in self._hand_out().items()
             },
-            copy=False,  # the arrays are this slice's own copies
+            copy=False,  # the arrays are copies made for this frame
         )
+
+    def _hand_out(self) -> dict[str, Array]:
+        if self._one_shot:
+            return self._arrays
+        return {name: raw.copy() for name, raw in self._arrays.items()}
 
     def _column(self, name: str) -> Column:
         return self._schema.column(name)

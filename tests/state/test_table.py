@@ -568,6 +568,20 @@ def test_frames_are_copies() -> None:
     assert pdf["seq"].tolist() == [1, 2]
 
 
+def test_results_of_one_slice_never_share_memory() -> None:
+    """Frames and arrays made from the same slice are independent copies."""
+    table = RollingTable(MIXED, max_rows=4)
+    table.extend({"price": [1.0, 2.0], "n": [1, 2]})
+    tail = table.last(2)
+    (price,) = tail.arrays("price")
+    frame, pdf = tail.to_polars(), tail.to_pandas()
+    price[0] = 99.0
+    pdf.loc[1, "n"] = 42
+    assert frame["price"].to_list() == [1.0, 2.0]
+    assert tail.to_pandas()["price"].tolist() == [1.0, 2.0]
+    assert tail.to_polars()["n"].to_list() == [1, 2]
+
+
 def test_category_columns_join_across_tables() -> None:
     """Categorical ids from two tables compare and join directly (global categories)."""
     a = RollingTable(IDS, max_rows=4)
