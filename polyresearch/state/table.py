@@ -877,8 +877,26 @@ class RollingTable:
         want = "a str or None" if column.nullable else "a str"
         return f"table {self.name!r}, column {column.name!r} (category) needs {want}, got {value!r}"
 
+    def _encode_slow(self, values: tuple[Any, ...]) -> tuple[int, ...]:
+        """Slow path of append(): some category value is new (or invalid).
+
+        Args:
+            values: the row's category values, in schema order.
+
+        Returns:
+            Their codes, adding new values to the dictionaries (compacting them if full).
+        """
+        out: list[int] = []
+        for j, value in zip(self._dicts, values, strict=True):
+            column = self._schema.columns[j]
+            if not isinstance(value, str | None):
+                raise StateError(self._category_error(column, value))
+            code = self._dicts[j].mapping.get(value)
+            out.append(self._encode_miss(j, value) if code is None else code)
+        return tuple(out)
+
     def _encode_miss(self, j: int, value: object) -> int:
-        """Slow path of append(): a value not in column j's dictionary yet."""
+        """A value not in column j's dictionary yet: validate and add it."""
         column = self._schema.columns[j]
         if not isinstance(value, str):
             raise StateError(self._category_error(column, value))
@@ -978,13 +996,6 @@ class RollingTable:
             self._floor = w - self._cap + 1
             self._mutations += 1
         raise StateError(message)
-
-    def _unhashable(self, row: tuple[Any, ...]) -> None:
-        """Slow path of append(): a category value could not even be looked up."""
-        for column, value in zip(self._schema.columns, row, strict=True):
-            if column.kind == "category" and not isinstance(value, str | None):
-                raise StateError(self._category_error(column, value))
-        raise StateError(f"table {self.name!r} cannot store row {row!r}")  # pragma: no cover
 
     def _bad_row(self, row: object) -> None:
         size = len(row) if isinstance(row, Sequence) else type(row).__name__
@@ -1286,32 +1297,33 @@ def _compile_appenders(
         "_cap": table.max_rows,
         "_NULL_INT": NULL_INT,
         "_NAN": _NAN,
-        "_miss": table._encode_miss,
+        "_encode": table._encode_slow,
         "_failed": table._append_failed,
         "_bad_row": table._bad_row,
-        "_unhashable": table._unhashable,
         "_BOOL": dict(_BOOL),
         "_BOOL_N": dict(_BOOL_NULLABLE),
-        "_Refused": (TypeError, ValueError, OverflowError),
+        "_Refused": (TypeError, ValueError, OverflowError, KeyError),
         "_Unpack": (TypeError, ValueError),
-        "_Unhashable": TypeError,
+        "_Missed": (KeyError, TypeError),
     }
     lookups: list[str] = []
-    misses: list[str] = []
+    codes: list[str] = []
+    category_values: list[str] = []
     writes: list[str] = []
     for j, column in enumerate(columns):
         name = column.name
         env[f"_v{j}"] = table._arrays[j].data  # a memoryview of the column
         if column.kind == "category":
             env[f"_m{j}"] = table._dicts[j].mapping
-            lookups.append(f"            _k{j} = _m{j}.get({name})")
-            misses += [
-                f"        if _k{j} is None:",
-                f"            _k{j} = _miss({j}, {name})",
-            ]
+            # A subscript, not .get(): CPython specializes dict subscripts, and a miss (a new
+            # value, or None where not allowed) is rare enough to pay for an exception.
+            lookups.append(f"            _k{j} = _m{j}[{name}]")
+            codes.append(f"_k{j}")
+            category_values.append(name)
             value = f"_k{j}"
         elif column.kind == "bool":
-            value = f"{'_BOOL_N' if column.nullable else '_BOOL'}.get({name})"
+            # KeyError for anything but True/False/1/0 (and None where nullable).
+            value = f"{'_BOOL_N' if column.nullable else '_BOOL'}[{name}]"
         elif column.nullable:
             null = "_NAN" if column.kind == "float64" else "_NULL_INT"
             value = f"{null} if {name} is None else {name}"
@@ -1325,9 +1337,8 @@ def _compile_appenders(
         [
             "        try:",
             *lookups,
-            "        except _Unhashable:",
-            f"            _unhashable({row})",
-            *misses,
+            "        except _Missed:",
+            f"            {', '.join(codes)}, = _encode(({', '.join(category_values)},))",
         ]
         if lookups
         else []
