@@ -1,0 +1,466 @@
+"""Fuzzing the CLOB decoders: any input gives only events or counted drops, never an exception.
+
+Seeds are the doc's server frames (``tests/data/clob/server_*.json``) plus frames built from
+the spec's field tables (books and arrays of books, user trades and orders, custom-feature
+events, control texts). They are mutated by byte flips, insertions, deletions and truncations,
+by swapping the type of a value at any JSON path, and complemented with random JSON built from
+the protocol's own vocabulary and with random text and bytes.
+
+Every frame goes to both decoders (market and user) and is checked against the decoder
+contract: no exception, only normalized event types, drop reasons from the base's table, never
+the last-resort "decoder error", events serialisable, book sides best-first, stats that add up,
+and the inlined price_change fast path agreeing with the general path.
+
+Volume: each example feeds ``FRAMES_PER_EXAMPLE`` frames (fewer for the random-JSON test), so
+the default run feeds about 14,000 frames to each decoder (the counts are printed with ``-s``)
+in well under a minute on two cores; the ``slow`` variants feed about five times more.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from polyresearch.protocol.base import DROP_REASONS, FrameDecoder
+from polyresearch.protocol.clob import ClobMarketDecoder, ClobUserDecoder, timestamp_ns
+from polyresearch.protocol.events import BookSnapshot, Dropped, Event
+
+DATA = Path(__file__).parent.parent / "data" / "clob"
+EVENT_TYPES = Event.__args__
+FRAMES_PER_EXAMPLE = 10
+
+#: Frames fed per test in this module (printed at the end with ``-s``).
+FED: Counter[str] = Counter()
+
+_BASE = settings(
+    deadline=None,
+    database=None,  # keep the work tree clean; a failure prints its reproduction blob
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def fuzz(examples: int) -> settings:
+    """Settings for ``examples`` examples with no deadline."""
+    return settings(_BASE, max_examples=examples)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_volume() -> Iterator[None]:
+    yield
+    print(f"\nclob fuzz: frames fed to each decoder: {sum(FED.values())} {dict(FED)}")
+
+
+# ---------------------------------------------------------------- seeds
+
+YES = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+NO = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
+MARKET = "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1"
+
+
+def _book(asset: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "market": MARKET,
+        "asset_id": asset,
+        "timestamp": "1766481546776",
+        "hash": "ed47eb91f3c7985fac1cb18cb7c19535eddd3c0a",
+        "bids": [{"price": f"0.{p}", "size": str(10 * p)} for p in range(30, 49, 3)],
+        "asks": [{"price": f"0.{p}", "size": "7.5"} for p in range(70, 51, -4)],
+        "tick_size": "0.01",
+        "event_type": "book",
+        "last_trade_price": "0.500",
+        **extra,
+    }
+
+
+def _built_seeds() -> list[Any]:
+    trade = {
+        "event_type": "trade",
+        "type": "TRADE",
+        "id": "28c4d2eb",
+        "market": MARKET,
+        "asset_id": YES,
+        "side": "BUY",
+        "size": "10",
+        "price": "0.57",
+        "status": "MATCHED",
+        "matchtime": "1672290701",
+        "timestamp": "1672290701",
+        "maker_orders": [{"order_id": "0xff", "matched_amount": "10", "price": "0.57"}],
+        "trader_side": "TAKER",
+    }
+    order = {
+        "event_type": "order",
+        "type": "UPDATE",
+        "id": "0xff35",
+        "market": MARKET,
+        "asset_id": YES,
+        "side": "SELL",
+        "price": "0.57",
+        "original_size": "10",
+        "size_matched": "4",
+        "associate_trades": ["28c4d2eb"],
+        "expiration": "0",
+        "timestamp": "1672290687",
+    }
+    new_market = {
+        "event_type": "new_market",
+        "id": "1031769",
+        "question": "Q?",
+        "market": MARKET,
+        "slug": "q",
+        "assets_ids": [YES, NO],
+        "outcomes": ["Yes", "No"],
+        "timestamp": "1766790415550",
+        "active": True,
+        "order_price_min_tick_size": 0.01,
+        "tags": ["t"],
+    }
+    resolved = {
+        "event_type": "market_resolved",
+        "id": "1031769",
+        "market": MARKET,
+        "assets_ids": [YES, NO],
+        "winning_asset_id": YES,
+        "winning_outcome": "Yes",
+        "timestamp": "1766790415550",
+    }
+    oldest = {
+        "event_type": "price_change",
+        "asset_id": YES,
+        "market": MARKET,
+        "price": "0.61",
+        "side": "SELL",
+        "size": "12",
+        "timestamp": "1720000000000",
+    }
+    untagged_book = {k: v for k, v in _book(NO).items() if k != "event_type"}
+    return [
+        [_book(YES), _book(NO, last_trade_price="")],
+        _book(YES, bids=[{"price": ".5", "size": "1"}, {"price": "0.45", "size": "2"}]),
+        untagged_book,
+        trade,
+        order,
+        [trade, order, {"event_type": "brand_new"}],
+        new_market,
+        resolved,
+        oldest,
+    ]
+
+
+def _seed_texts() -> list[str]:
+    texts = [p.read_text(encoding="utf-8").rstrip("\n") for p in sorted(DATA.glob("server_*"))]
+    for obj in _built_seeds():
+        texts.append(json.dumps(obj, separators=(",", ":")))
+        texts.append(json.dumps(obj, separators=(", ", ":")))
+    texts.extend(["PONG", "NO NEW ASSETS"])
+    return texts
+
+
+SEEDS = _seed_texts()
+JSON_SEEDS = [json.loads(t) for t in SEEDS if t[:1] in "{["]
+
+# ---------------------------------------------------------------- the contract
+
+
+class Harness:
+    """Feeds frames to both decoders and checks the contract after each one."""
+
+    def __init__(self, test: str) -> None:
+        self.test = test
+        self.decoders = (ClobMarketDecoder(), ClobUserDecoder())
+        self.fed = 0
+        self.kinds: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+
+    def feed(self, frame: str | bytes) -> None:
+        self.fed += 1
+        FED[self.test] += 1
+        for decoder, kinds in zip(self.decoders, self.kinds, strict=True):
+            events = decoder.receive(frame)
+            check_events(events)
+            kinds.update(
+                e.kind if not isinstance(e, Dropped) else f"drop:{e.reason}" for e in events
+            )
+        if isinstance(frame, str):
+            # The inlined fast path must agree with the general decoder on every str frame.
+            general = FrameDecoder.receive(ClobMarketDecoder(), frame)
+            assert ClobMarketDecoder().receive(frame) == general
+
+    def check_stats(self) -> None:
+        for decoder, kinds in zip(self.decoders, self.kinds, strict=True):
+            stats = decoder.stats()
+            drops = {k[5:]: n for k, n in kinds.items() if k.startswith("drop:")}
+            events = {k: n for k, n in kinds.items() if not k.startswith("drop:")}
+            assert stats.frames_in == self.fed
+            assert dict(stats.dropped) == drops
+            assert dict(stats.events_by_kind) == events
+            assert stats.events_out == sum(events.values()) == sum(stats.events_by_kind.values())
+
+
+def check_events(events: list[Event]) -> None:
+    assert isinstance(events, list)
+    for event in events:
+        assert isinstance(event, EVENT_TYPES), type(event)
+        assert event.venue == "clob"
+        if isinstance(event, Dropped):
+            assert event.reason in DROP_REASONS
+            assert not event.detail.startswith("decoder error"), event
+        if isinstance(event, BookSnapshot):
+            bids = [Decimal(level.price) for level in event.bids]
+            asks = [Decimal(level.price) for level in event.asks]
+            assert bids == sorted(bids, reverse=True)
+            assert asks == sorted(asks)
+    msgspec.json.encode(events)  # every event, drops included, can be written out as JSON
+
+
+# ---------------------------------------------------------------- strategies
+
+seeds = st.sampled_from(SEEDS)
+
+
+@st.composite
+def byte_mutants(draw: st.DrawFn) -> bytes:
+    """A seed with a few bytes flipped, inserted or deleted, maybe truncated."""
+    data = bytearray(draw(seeds).encode("utf-8"))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(("flip", "insert", "delete", "truncate")))
+        pos = draw(st.integers(0, max(len(data) - 1, 0)))
+        if op == "flip" and data:
+            data[pos] ^= 1 << draw(st.integers(0, 7))
+        elif op == "insert":
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=4))
+        elif op == "delete":
+            del data[pos : pos + draw(st.integers(1, 8))]
+        else:
+            del data[pos:]
+    return bytes(data)
+
+
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.sampled_from(["BUY", "SELL", "0", "", "0.5", ".48", "NaN", "1766481546776", "book"]),
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+# Smaller values for objects that already draw many keys (keeps generation cheap).
+SMALL_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=2), max_leaves=3)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*prefix, index))
+
+
+def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replace(value[head], rest, new)}
+    copy = list(value)
+    copy[head] = _replace(copy[head], rest, new)
+    return copy
+
+
+@st.composite
+def type_swaps(draw: st.DrawFn) -> str:
+    """A JSON seed with the value at one or two random paths replaced by another value/type."""
+    value = draw(st.sampled_from(JSON_SEEDS))
+    for _ in range(draw(st.integers(1, 2))):
+        paths = list(_paths(value))
+        path = draw(st.sampled_from(paths))
+        value = _replace(value, path, draw(JSON_VALUES))
+    spaced = draw(st.booleans())
+    return json.dumps(value, separators=(", ", ":") if spaced else (",", ":"))
+
+
+KEYS = [
+    "event_type", "type", "market", "asset_id", "assets_ids", "price_changes", "changes",
+    "bids", "asks", "buys", "sells", "price", "size", "side", "hash", "timestamp",
+    "best_bid", "best_ask", "id", "status", "matchtime", "match_time", "maker_orders",
+]  # fmt: skip
+KINDS = [
+    "book", "price_change", "tick_size_change", "last_trade_price", "best_bid_ask",
+    "new_market", "market_resolved", "trade", "order", "TRADE", "PLACEMENT", "other",
+]  # fmt: skip
+
+
+@st.composite
+def vocabulary_objects(draw: st.DrawFn) -> str:
+    """A random object (or array of them) made of the protocol's keys and kinds."""
+
+    def one_object() -> dict[str, Any]:
+        obj = draw(st.dictionaries(st.sampled_from(KEYS), SMALL_VALUES, max_size=8))
+        if draw(st.booleans()):
+            obj["event_type"] = draw(st.sampled_from(KINDS))
+        return obj
+
+    if draw(st.booleans()):
+        return json.dumps([one_object() for _ in range(draw(st.integers(0, 3)))])
+    return json.dumps(one_object())
+
+
+any_text = st.text(max_size=60)
+any_frame = st.one_of(
+    byte_mutants(),
+    byte_mutants().map(lambda b: b.decode("utf-8", "replace")),
+    seeds.flatmap(lambda s: st.integers(0, len(s)).map(lambda k: s[:k])),
+    type_swaps(),
+    vocabulary_objects(),
+    any_text,
+    st.binary(max_size=60),
+)
+
+
+# ---------------------------------------------------------------- tests
+
+
+def _run(test: str, frames: list[str | bytes]) -> None:
+    harness = Harness(test)
+    for frame in frames:
+        harness.feed(frame)
+    harness.check_stats()
+
+
+@fuzz(500)
+@given(st.lists(byte_mutants(), min_size=FRAMES_PER_EXAMPLE, max_size=FRAMES_PER_EXAMPLE))
+def test_byte_mutations_never_raise(frames: list[str | bytes]) -> None:
+    """Flipped, inserted, deleted and truncated bytes give only events or counted drops."""
+    _run("bytes", frames)
+
+
+@fuzz(500)
+@given(
+    st.lists(
+        seeds.flatmap(lambda s: st.integers(0, len(s)).map(lambda k: s[:k])),
+        min_size=FRAMES_PER_EXAMPLE,
+        max_size=FRAMES_PER_EXAMPLE,
+    )
+)
+def test_truncations_never_raise(frames: list[str | bytes]) -> None:
+    """Every prefix of a seed frame gives only events or counted drops."""
+    _run("truncate", frames)
+
+
+@fuzz(250)
+@given(st.lists(type_swaps(), min_size=FRAMES_PER_EXAMPLE, max_size=FRAMES_PER_EXAMPLE))
+def test_type_swaps_never_raise(frames: list[str | bytes]) -> None:
+    """Any value of any seed replaced by any JSON value gives only events or counted drops."""
+    _run("types", frames)
+
+
+@fuzz(180)
+@given(st.lists(vocabulary_objects(), min_size=FRAMES_PER_EXAMPLE, max_size=FRAMES_PER_EXAMPLE))
+def test_random_protocol_objects_never_raise(frames: list[str | bytes]) -> None:
+    """Random objects made of the protocol's keys and kinds give only events or drops."""
+    _run("vocabulary", frames)
+
+
+@fuzz(200)
+@given(
+    st.lists(
+        st.one_of(any_text, st.binary(max_size=60), JSON_VALUES.map(json.dumps)),
+        min_size=1,
+        max_size=FRAMES_PER_EXAMPLE,
+    )
+)
+def test_random_text_bytes_and_json_never_raise(frames: list[str | bytes]) -> None:
+    """Random text, bytes and JSON values give only events or counted drops."""
+    _run("random", frames)
+
+
+@fuzz(200)
+@given(st.lists(st.one_of(st.sampled_from(SEEDS), any_frame), min_size=1, max_size=12))
+def test_mixed_stream_stats_add_up(frames: list[str | bytes]) -> None:
+    """Good and bad frames interleaved on one decoder: counts match what receive returned."""
+    _run("mixed", frames)
+
+
+DECIMAL_TEXT = st.one_of(
+    st.decimals(min_value=0, max_value=1, places=4, allow_nan=False).map(str),
+    st.integers(1, 999).map(lambda n: f"0.{n}"),
+    st.integers(1, 99).map(lambda n: f".{n}"),
+    st.sampled_from(["0", "1", "0.50", "0.5", "1.0", "0.1000000000000000000001"]),
+)
+
+
+@fuzz(300)
+@given(st.lists(DECIMAL_TEXT, max_size=25), st.lists(DECIMAL_TEXT, max_size=25))
+def test_book_levels_are_ordered_exactly(bids: list[str], asks: list[str]) -> None:
+    """Whatever the wire order and notation, sides come out best-first by exact value."""
+    frame = json.dumps(
+        {
+            "event_type": "book",
+            "market": MARKET,
+            "asset_id": YES,
+            "bids": [{"price": p, "size": str(i)} for i, p in enumerate(bids)],
+            "asks": [{"price": p, "size": str(i)} for i, p in enumerate(asks)],
+        }
+    )
+    (book,) = ClobMarketDecoder().receive(frame)
+    assert isinstance(book, BookSnapshot)
+    assert sorted(map(Decimal, bids), reverse=True) == [Decimal(x.price) for x in book.bids]
+    assert sorted(map(Decimal, asks)) == [Decimal(x.price) for x in book.asks]
+    assert Counter(x.size for x in book.bids) == Counter(str(i) for i in range(len(bids)))
+
+
+@fuzz(500)
+@given(st.one_of(st.text(max_size=40), st.integers(), st.floats(), st.none(), st.booleans()))
+def test_timestamp_ns_never_raises(value: Any) -> None:
+    """timestamp_ns takes any text or number and gives None or a positive int64."""
+    result = timestamp_ns(value)
+    assert result is None or 0 < result < 2**63
+
+
+# ---------------------------------------------------------------- larger runs
+
+
+@pytest.mark.slow
+@fuzz(2000)
+@given(st.lists(any_frame, min_size=FRAMES_PER_EXAMPLE, max_size=FRAMES_PER_EXAMPLE))
+def test_slow_any_frame_never_raises(frames: list[str | bytes]) -> None:
+    """Slow variant: every mutation family mixed, ~20,000 more frames."""
+    _run("slow-any", frames)
+
+
+@pytest.mark.slow
+@fuzz(1000)
+@given(st.lists(type_swaps(), min_size=FRAMES_PER_EXAMPLE, max_size=FRAMES_PER_EXAMPLE))
+def test_slow_type_swaps_never_raise(frames: list[str | bytes]) -> None:
+    """Slow variant of the type-swap fuzz, ~15,000 more frames."""
+    _run("slow-types", frames)
+
+
+def test_seeds_decode_without_drops() -> None:
+    """The fuzz seeds themselves are good frames (except the one unknown kind)."""
+    rng = random.Random(0)
+    frames = rng.sample(SEEDS, len(SEEDS))
+    decoder = ClobMarketDecoder()
+    for frame in frames:
+        decoder.receive(frame)
+    stats = decoder.stats()
+    assert dict(stats.dropped) == {"unknown_event": 2}  # compact and spaced copies
+    assert stats.events_out > len(SEEDS)
