@@ -70,10 +70,11 @@ from polyresearch.simulator.market import (
 from polyresearch.simulator.rest import RestResponse
 from polyresearch.simulator.server import Link, SimContext
 from polyresearch.simulator.us_auth import (
-    ACCESS_KEY_HEADER,
+    SIGNATURE_HEADER,
     SIGNATURE_WINDOW_MS,
     UsApiKey,
     UsKeyring,
+    header,
     verify_headers,
 )
 
@@ -166,25 +167,39 @@ class _MarketStats:
 
 @dataclass
 class _Position:
-    """Per-market position bookkeeping the model does not keep (bought, sold, cost, P&L)."""
+    """Per-market position bookkeeping the model does not keep (bought, sold, cost, P&L).
+
+    Average-cost method over a ledger of (trade id, signed quantity, price) entries, so that a
+    fill that fails settlement later can be taken out exactly (the ledger is replayed).
+    """
 
     net: Decimal = _ZERO
     bought: Decimal = _ZERO
     sold: Decimal = _ZERO
-    #: Signed cost of the open position (average-cost method).
+    #: Signed cost of the open position.
     cost: Decimal = _ZERO
     realized: Decimal = _ZERO
     update_ms: int | None = None
+    ledger: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
 
-    def apply(self, before: Decimal, after: Decimal, price: Decimal, *, revert: bool) -> None:
-        delta = after - before
-        if revert:
-            # A failed fill is undone: its bought/sold counter shrinks back.
-            if delta > 0:
-                self.sold -= delta
-            else:
-                self.bought += delta
-        elif delta > 0:
+    def apply(self, trade_id: str, delta: Decimal, price: Decimal) -> None:
+        """Book a position change of ``delta`` contracts at ``price``."""
+        self.ledger.append((trade_id, delta, price))
+        self._book(delta, price)
+
+    def revert(self, trade_id: str) -> None:
+        """Take a failed fill out of the ledger and recompute everything from the rest."""
+        for n, entry in enumerate(self.ledger):
+            if entry[0] == trade_id and trade_id:
+                del self.ledger[n]
+                break
+        self.net = self.bought = self.sold = self.cost = self.realized = _ZERO
+        for _, delta, price in self.ledger:
+            self._book(delta, price)
+
+    def _book(self, delta: Decimal, price: Decimal) -> None:
+        before = self.net
+        if delta > 0:
             self.bought += delta
         else:
             self.sold -= delta
@@ -199,8 +214,8 @@ class _Position:
             rest = abs(delta) - closing
             if rest > 0:
                 self.cost = rest * (1 if delta > 0 else -1) * price
-        self.net = after
-        if after == 0:
+        self.net = before + delta
+        if self.net == 0:
             self.cost = _ZERO
 
 
@@ -245,8 +260,9 @@ class UsFrontEnd:
         self._counters: Counter[str] = Counter()
         self._clients: dict[int, _Client] = {}
         #: Upgrades that passed :meth:`check_upgrade` and have not reached :meth:`handle` yet:
-        #: (key id, monotonic admission time). They count against the connection limit.
-        self._admitted: list[tuple[str, float]] = []
+        #: (signature, key id, monotonic admission time). They count against the connection
+        #: limit, and :meth:`handle` serves only a socket whose signature was admitted here.
+        self._admitted: list[tuple[str, str, float]] = []
         self._market_stats: dict[str, _MarketStats] = {}
         self._last_lite: dict[str, str] = {}
         self._positions: dict[str, _Position] = {}
@@ -333,20 +349,23 @@ class UsFrontEnd:
                 w.dumps({"status": 429, "message": "Too Many Requests"}).encode(),
                 headers=(("Retry-After", "1"),),
             )
-        self._admitted.append((key.key_id, time.monotonic()))
+        signature = header(headers, SIGNATURE_HEADER) or ""
+        self._admitted.append((signature, key.key_id, time.monotonic()))
         return None
 
     def _connections_of(self, key_id: str) -> int:
         horizon = time.monotonic() - _ADMISSION_TTL_S
-        self._admitted = [(k, t) for k, t in self._admitted if t >= horizon]
-        pending = sum(1 for k, _ in self._admitted if k == key_id)
+        self._admitted = [entry for entry in self._admitted if entry[2] >= horizon]
+        pending = sum(1 for _, k, _ in self._admitted if k == key_id)
         return pending + sum(1 for c in self._clients.values() if c.key.key_id == key_id)
 
-    def _take_admission(self, key_id: str) -> None:
-        for n, (k, _) in enumerate(self._admitted):
-            if k == key_id:
+    def _take_admission(self, signature: str) -> UsApiKey | None:
+        """Consume the admission of an upgrade with this signature; its key, or None."""
+        for n, (admitted, key_id, _) in enumerate(self._admitted):
+            if admitted == signature:
                 del self._admitted[n]
-                return
+                return self.keyring.get(key_id)
+        return None
 
     # ------------------------------------------------------------------ connections
 
@@ -361,11 +380,13 @@ class UsFrontEnd:
         path = urlsplit(path).path
         channel = _CHANNELS[path]
         headers = connection.request.headers if connection.request is not None else {}
-        key = self.keyring.get(headers.get(ACCESS_KEY_HEADER) or "")
-        if key is None:  # check_upgrade admitted it, so only a keyring change gets here
+        key = self._take_admission(headers.get(SIGNATURE_HEADER) or "")
+        if key is None:
+            # Not admitted by check_upgrade (a server that skipped it, or an admission that
+            # expired): past the handshake only a close code can still refuse.
+            self._count("connections_refused_unadmitted")
             await connection.close(1008, "unauthorized")
             return
-        self._take_admission(key.key_id)
         with self._ctx.attach(
             connection, venue=self.venue, path=path, renderer=self._render_fault
         ) as link:
@@ -809,6 +830,10 @@ class UsFrontEnd:
         )
         payload = w.dumps(w.order_update_payload(execution))
         self._fan_private(w.SUB_ORDER, market.slug, "orderSubscriptionUpdate", payload)
+        if order.status != "live":
+            # Done orders get no more reports; keep the bookkeeping bounded on long runs.
+            self._order_notional.pop(order.order_id, None)
+            self._pending_fills.pop(order.order_id, None)
 
     def _send_order_snapshot(self, client: _Client, sub: _Subscription) -> None:
         orders = [
@@ -855,7 +880,14 @@ class UsFrontEnd:
             if fill is not None and not yes:
                 price = _ONE - price
             entry = "LEDGER_ENTRY_TYPE_ORDER_EXECUTION"
-        pos.apply(before_net, after_net, price, revert=change.reason == "trade_failed")
+        if change.reason == "trade_failed":
+            pos.revert(change.trade_id)
+        else:
+            pos.apply(change.trade_id, after_net - before_net, price)
+        if pos.net != after_net:
+            # The model is the ground truth for the quantity; bookkeeping only adds cost/P&L.
+            log.warning("US position bookkeeping drifted in %s; resynced", market.slug)
+            pos.net = after_net
         pos.update_ms = change.ts_ms
         after = self._wire_position(market, pos, pos.net)
         payload = w.position_subscription_payload(

@@ -46,6 +46,7 @@ __all__ = [
     "AuthResult",
     "UsApiKey",
     "UsKeyring",
+    "header",
     "sign_headers",
     "verify_headers",
 ]
@@ -177,8 +178,13 @@ class AuthResult:
         return self.failure is None and self.key is not None
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    # websockets' Headers is case-insensitive already; a plain dict may not be.
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Look a header up case-insensitively (websockets' ``Headers`` is; a plain dict is not).
+
+    Example:
+        >>> header({"x-pm-timestamp": "1"}, TIMESTAMP_HEADER)
+        '1'
+    """
     value = headers.get(name)
     if value is None:
         lowered = name.lower()
@@ -217,9 +223,9 @@ def verify_headers(
         >>> verify_headers(h, path="/v1/ws/private", now_ms=1_031_000, keyring=ring).failure
         <AuthFailure.STALE_TIMESTAMP: 'stale_timestamp'>
     """
-    key_id = _header(headers, ACCESS_KEY_HEADER)
-    timestamp = _header(headers, TIMESTAMP_HEADER)
-    signature = _header(headers, SIGNATURE_HEADER)
+    key_id = header(headers, ACCESS_KEY_HEADER)
+    timestamp = header(headers, TIMESTAMP_HEADER)
+    signature = header(headers, SIGNATURE_HEADER)
     if not key_id or not timestamp or not signature:
         return AuthResult(None, AuthFailure.MISSING_HEADERS, "missing X-PM-* headers")
     key = keyring.get(key_id)

@@ -739,3 +739,32 @@ async def test_fault_burst_arrays(sim: Simulator) -> None:
     arrays = [raw for raw in wire.raw if raw.startswith("[")]
     assert arrays and all(isinstance(json.loads(a), list) for a in arrays)
     await wire.close()
+
+
+async def test_socket_not_admitted_by_check_upgrade_is_closed_1008(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Belt and braces: a socket whose upgrade was never checked is closed with 1008."""
+    monkeypatch.setattr(UsFrontEnd, "check_upgrade", lambda self, path, headers: None)
+    async with Simulator(seed=3, markets=2, rate=0) as sim:
+        wire = await open_wire(sim, MARKETS, headers={"X-PM-Access-Key": "x"})
+        await wait_until(lambda: wire.closed is not None)
+        assert wire.closed is not None and wire.closed[0] is not None
+        assert wire.closed[0].code == 1008
+        assert sim.stats().venues["us"]["connections_refused_unadmitted"] == 1
+
+
+def test_position_bookkeeping_average_cost() -> None:
+    """Cost, P&L and bought/sold follow the average-cost method; a failed fill is undone."""
+    from polyresearch.simulator.us import _Position
+
+    pos = _Position()
+    pos.apply("t1", Decimal(10), Decimal("0.4"))
+    pos.apply("t2", Decimal(10), Decimal("0.6"))
+    pos.apply("t3", Decimal(-5), Decimal("0.7"))
+    assert (pos.net, pos.bought, pos.sold) == (15, 20, 5)
+    assert pos.cost == Decimal("7.5") and pos.realized == Decimal("1.0")
+    pos.revert("t3")  # the sell failed settlement
+    assert (pos.net, pos.bought, pos.sold, pos.cost, pos.realized) == (20, 20, 0, 10, 0)
+    pos.apply("", Decimal(-20), Decimal(1))  # resolved YES
+    assert (pos.net, pos.cost, pos.realized) == (0, 0, 10)
