@@ -397,6 +397,13 @@ class ClobFrontEnd:
             elif isinstance(change, MarketOpened):
                 market = model.by_condition[change.condition_id]
                 self._add_shadows(market)
+                if everything:
+                    # A blast cycle replays the market's whole life: give it its opening book,
+                    # so a client re-entering the cycle starts the new market from scratch.
+                    ts = str(change.ts_ms)
+                    for token in market.token_ids:
+                        book = self._dump_book(token, ts).encode()
+                        out.append(_Out("book", book, "token", token))
                 if self._custom and not everything:
                     out.append(
                         _Out("new_market", self._new_market(market, change.ts_ms), "custom_all", "")
@@ -858,7 +865,7 @@ class ClobFrontEnd:
     # ------------------------------------------------------------------ blast mode
 
     def _build_blast_segment(self) -> None:
-        """Pre-encode fresh books of every token, then ``blast_steps`` model steps.
+        """Pre-encode a full book of every token, then ``blast_steps`` model steps.
 
         Each cycle of the segment starts with full books, so a client that applies it again
         and again stays consistent (hashes and best prices match at every frame), and the
@@ -871,7 +878,10 @@ class ClobFrontEnd:
         segment: list[tuple[str, bytes]] = []
         for market in model.live_markets():
             for token in market.token_ids:
-                segment.append((market.condition_id, text_frame(self._live_book(token, ts))))
+                # Initial-dump style (with tick_size and last_trade_price), so that a client
+                # re-entering the cycle also resets the fields a live book does not carry.
+                book = self._dump_book(token, ts).encode()
+                segment.append((market.condition_id, text_frame(book)))
         for step in range(self._ctx.config.blast_steps):
             for frame in self._encode(model.step(now + step), everything=True):
                 if frame.scope in ("market", "token"):

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from _sim_helpers import Rebuild, fence, items, recipe_hash, ws_connect
+from _sim_helpers import Rebuild, fence, items, recipe_hash, wait_until, ws_connect
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -451,3 +451,24 @@ async def test_user_channel_filters_by_condition_id_and_follows_operations() -> 
             second = [e for f in await _collect(sim, ws, 1500) for e in items(f)]
     assert first and {e["market"] for e in first} == {focus[0]}
     assert second and {e["market"] for e in second} == {focus[1]}
+
+
+async def test_blast_mode_repeats_a_self_consistent_segment() -> None:
+    """Blast mode: each cycle starts with fresh books, so every hash and BBO matches throughout."""
+    async with Simulator(
+        seed=9, markets=2, rate=0, blast=True, blast_steps=400, blast_frames=2000, venues=["clob"]
+    ) as sim:
+        rebuild = Rebuild(_static(sim))
+        tokens = _all_tokens(sim)
+        # The client stops reading mid-blast, so its closing handshake cannot complete: don't
+        # wait the default 10 s for it.
+        async with ws_connect(sim.clob_market_url, close_timeout=0.2) as ws:
+            await ws.send(json.dumps({"type": "market", "assets_ids": tokens}))
+            received = 0
+            while received < 2000:
+                rebuild.apply_frame(await asyncio.wait_for(ws.recv(), 10))
+                received += 1
+            await wait_until(lambda: sim.stats().frames_sent.get("blast", 0) >= 2000)
+        assert rebuild.hash_mismatches == [] and rebuild.bbo_mismatches == []
+        assert rebuild.kinds["price_change"] > 500
+        assert rebuild.kinds["book"] >= 2 * len(tokens) + len(tokens)  # dump + two cycle starts
