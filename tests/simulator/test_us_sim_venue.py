@@ -678,6 +678,8 @@ async def test_fault_oversized(sim: Simulator) -> None:
     await wait_until(lambda: default.closed is not None)
     assert default.closed is not None and default.closed[1] is not None
     assert default.closed[1].code == 1009
+    assert sim.stats().faults_fired["oversized"] == 2
+    assert sim.stats().frames_sent["fault:oversized"] == 2
     await big.close()
 
 
@@ -692,6 +694,7 @@ async def test_fault_unknown_payload_key(sim: Simulator) -> None:
     odd = [f for f in wire.frames if f and not known & set(f)]
     assert len(odd) == 1 and odd[0]["requestId"] == "md"
     assert payload_key(odd[0]) not in known
+    assert sim.stats().faults_fired["unknown_event"] == 1
     await wire.close()
 
 
@@ -703,6 +706,7 @@ async def test_fault_missing_payload(sim: Simulator) -> None:
     sim.faults.inject("missing_event_type", Target(venue="us"))
     await wire.barrier()
     assert {"requestId": "o", "subscriptionType": "SUBSCRIPTION_TYPE_ORDER"} in wire.frames
+    assert sim.stats().faults_fired["missing_event_type"] == 1
     await wire.close()
 
 
@@ -768,3 +772,37 @@ def test_position_bookkeeping_average_cost() -> None:
     assert (pos.net, pos.bought, pos.sold, pos.cost, pos.realized) == (20, 20, 0, 10, 0)
     pos.apply("", Decimal(-20), Decimal(1))  # resolved YES
     assert (pos.net, pos.cost, pos.realized) == (0, 0, 10)
+
+
+async def test_fault_midstream_book(sim: Simulator) -> None:
+    """midstream_book re-sends each subscribed full book (harmless on US: every book is full)."""
+    wire = await open_wire(sim, MARKETS)
+    slugs = slugs_of(sim)[:2]
+    await wire.subscribe("md", "SUBSCRIPTION_TYPE_MARKET_DATA", slugs)
+    await wire.barrier()
+    mark = len(wire.frames)
+    assert sim.faults.inject("midstream_book", Target(venue="us")) == 1
+    await wire.barrier()
+    extra = [f["marketData"] for f in wire.frames[mark:] if f and "marketData" in f]
+    assert sorted(md["marketSlug"] for md in extra) == sorted(slugs)
+    for md in extra:
+        assert (levels(md.get("bids")), levels(md.get("offers"))) == yes_book(sim, md["marketSlug"])
+    assert sim.stats().frames_sent["fault:midstream_book"] == 2
+
+
+async def test_fault_skip_delta_drops_one_book_update(sim: Simulator) -> None:
+    """skip_delta eats the next book update (not the subscribe snapshot); later ones still come."""
+    wire = await open_wire(sim, MARKETS)
+    slugs = slugs_of(sim)
+    await wire.subscribe("md", "SUBSCRIPTION_TYPE_MARKET_DATA", slugs)
+    await wire.barrier()
+    sim.faults.skip_deltas(Target(venue="us"), count=1)
+    withheld = sim.stats().frames_withheld
+    while sim.stats().frames_withheld == withheld:
+        sim.advance(5)
+        await asyncio.sleep(0)
+    sim.advance(200)
+    await wire.barrier()
+    assert sim.stats().frames_withheld == withheld + 1
+    assert len(wire.having("marketData", "md")) > len(slugs)
+    await wire.close()
