@@ -408,19 +408,25 @@ class UsFrontEnd:
                 log.info("US %s socket %d closed", channel, link.info.conn_id)
 
     async def _heartbeats(self, client: _Client) -> None:
+        """Send heartbeats, and the books of debounced subscriptions at their own interval."""
         loop = asyncio.get_running_loop()
         interval = self.heartbeat_interval
+        debounce = self.settings.debounce_interval_s
         next_beat = loop.time() + interval
+        next_flush = loop.time() + debounce
         while not client.link.closed:
-            # Wake for the heartbeat, or earlier while a debounced subscription may have news.
-            wait = next_beat - loop.time()
-            if any(s.debounced for s in client.subscriptions.values()):
-                wait = min(wait, self.settings.debounce_interval_s)
-            await asyncio.sleep(max(wait, 0.0))
-            self._flush_debounced(client)
-            if loop.time() >= next_beat:
+            debounced = any(s.debounced for s in client.subscriptions.values())
+            wake = min(next_beat, next_flush) if debounced else next_beat
+            await asyncio.sleep(max(wake - loop.time(), 0.0))
+            now = loop.time()
+            if now >= next_flush:
+                self._flush_debounced(client)
+                next_flush = now + debounce
+            if now >= next_beat:
                 client.link.send_heartbeat("heartbeat", w.HEARTBEAT_FRAME.encode())
                 next_beat += interval
+                # After a long stall of the loop, do not fire a burst of catch-up heartbeats.
+                next_beat = max(next_beat, now)
 
     def _send(self, client: _Client, kind: str, frame: str, *, delta: bool = False) -> None:
         """Send one frame through the link (which applies stall/skip/burst faults)."""
