@@ -256,7 +256,11 @@ class UsFrontEnd:
         self.keyring = UsKeyring()
         if ctx is not None:
             creds = ctx.config.us
-            self.keyring.add(UsApiKey.from_public_key(creds.key_id, creds.public_key))
+            self.keyring.add(
+                UsApiKey.from_public_key(creds.key_id, creds.public_key)
+                if creds.public_key
+                else UsApiKey.from_secret(creds.key_id, creds.secret_key)
+            )
         self._counters: Counter[str] = Counter()
         self._clients: dict[int, _Client] = {}
         #: Upgrades that passed :meth:`check_upgrade` and have not reached :meth:`handle` yet:
@@ -291,8 +295,8 @@ class UsFrontEnd:
     def stats(self) -> dict[str, int]:
         """The venue's own counters (auth refusals, requests, subscriptions, REST, ...).
 
-        Frames are counted by the server per kind (``marketData``, ``heartbeat``, ...); the
-        simulator merges these counters into its stats as ``us:<name>``.
+        Frames are counted by the server per kind (``marketData``, ``heartbeat``, ...); these
+        counters appear in ``Simulator.stats().venues["us"]``.
         """
         out = dict(self._counters)
         out["connections_open"] = len(self._clients)
