@@ -466,8 +466,10 @@ class UsFrontEnd:
         slug = next(iter(sorted(sub.slugs)), None) if sub is not None else None
         slug = slug or self.model.live_markets()[0].slug
         if kind is Fault.MALFORMED:
-            # Truncated JSON, an empty frame, and a bare array opener.
-            return [b'{"requestId":"' + rid.encode() + b'","marketData":{"marketSlug":', b"", b"["]
+            # Truncated JSON (in the socket's own vocabulary), an empty frame, an array opener.
+            key = "marketData" if markets else "orderSubscriptionUpdate"
+            head = f'{{"requestId":{w.dumps(rid)},"{key}":{{"marketSlug":'
+            return [head.encode(), b"", b"["]
         if kind is Fault.UNKNOWN_EVENT:
             # A well-formed envelope whose single payload key no SDK knows.
             key = "marketDataV2" if markets else "orderSubscriptionAudit"
