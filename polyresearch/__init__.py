@@ -1,4 +1,16 @@
-"""polyresearch: live Polymarket market data for research in Jupyter and scripts."""
+"""polyresearch: live Polymarket market data for research in Jupyter and scripts.
+
+Example:
+    >>> import polyresearch
+    >>> polyresearch.ClobFeed.__name__
+    'ClobFeed'
+
+Feeds and the simulator are imported on first use (``polyresearch.ClobFeed``), so that
+``import polyresearch`` stays light and starts nothing: no loop, no thread, no websockets.
+"""
+
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from polyresearch.config import ClobCredentials, Secret, UsCredentials
 from polyresearch.errors import (
@@ -15,11 +27,39 @@ from polyresearch.errors import (
     UnknownEventError,
 )
 
+if _TYPE_CHECKING:
+    from polyresearch.feed import ClobFeed, UsFeed
+    from polyresearch.simulator import Simulator
+
 __version__ = "0.1.0"
+
+#: Public names imported on first access: name -> module.
+_LAZY = {
+    "ClobFeed": "polyresearch.feed",
+    "UsFeed": "polyresearch.feed",
+    "Simulator": "polyresearch.simulator",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'polyresearch' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AuthError",
     "ClobCredentials",
+    "ClobFeed",
     "ConfigError",
     "CredentialsError",
     "FrameDecodeError",
@@ -27,10 +67,12 @@ __all__ = [
     "PolyresearchError",
     "ProtocolError",
     "Secret",
+    "Simulator",
     "SimulatorError",
     "StateError",
     "TransportError",
     "UnknownEventError",
     "UsCredentials",
+    "UsFeed",
     "__version__",
 ]

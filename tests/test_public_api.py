@@ -15,7 +15,7 @@ def test_all_matches_public_names() -> None:
         name
         for name, value in vars(polyresearch).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
-    }
+    } | set(polyresearch._LAZY)
     exported = set(polyresearch.__all__) - {"__version__"}
     assert public == exported
     for name in polyresearch.__all__:
@@ -43,6 +43,7 @@ def test_import_has_no_side_effects() -> None:
         "import asyncio, threading, sys\n"
         "before = threading.active_count()\n"
         "import polyresearch, polyresearch.protocol.events\n"
+        "assert 'polyresearch.feed' not in sys.modules, 'feed imported eagerly'\n"
         "assert threading.active_count() == before, 'thread started'\n"
         "assert 'nest_asyncio' not in sys.modules, 'nest_asyncio imported'\n"
         "assert 'websockets' not in sys.modules, 'websockets imported eagerly'\n"

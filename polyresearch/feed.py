@@ -1,0 +1,671 @@
+"""Feeds: the composition root that wires protocol, transport and state for one venue.
+
+A feed owns its connections (sharded: at most ``max_assets_per_connection`` assets each, both
+tokens of a CLOB market on the same connection), a decoder per connection, and one
+:class:`~polyresearch.state.store.MarketStore` (books, rolling tables, account state).
+
+In a Jupyter kernel (a running event loop) :meth:`Feed.start` schedules the connections as
+tasks on that loop and returns at once; the cell finishes and data keeps arriving between
+cells. In a plain script (no running loop) it starts a daemon thread with its own loop; use
+:meth:`Feed.read` to look at state from the main thread safely. ``async with`` / ``with`` scope
+a feed; :meth:`Feed.stop` leaves no task, thread or socket behind.
+
+Example:
+    >>> feed = ClobFeed(assets=["1"], url="ws://127.0.0.1:9/ws/market")
+    >>> feed.subscribed
+    ('1',)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+
+import msgspec
+
+from polyresearch.config import ClobCredentials, UsCredentials, positive_int
+from polyresearch.errors import ConfigError, PolyresearchError
+from polyresearch.protocol import clob as clob_protocol
+from polyresearch.protocol import us as us_protocol
+from polyresearch.protocol.us_auth import ws_headers
+from polyresearch.state.books import BookSet, MarketParams
+from polyresearch.state.schemas import Tables, make_tables
+from polyresearch.state.store import MarketStore
+from polyresearch.transport.connection import Connection, ConnectionStats, FrameTap
+
+if TYPE_CHECKING:
+    from polyresearch.protocol.base import FrameDecoder
+    from polyresearch.state.orderbook import OrderBook
+
+__all__ = ["ClobFeed", "Feed", "FeedStats", "UsFeed"]
+
+logger = logging.getLogger("polyresearch.feed")
+
+T = TypeVar("T")
+
+CLOB_MARKET_URL: Final = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
+CLOB_USER_URL: Final = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
+US_BASE_URL: Final = "wss://api.polymarket.us"
+DEFAULT_MAX_ASSETS_PER_CONNECTION: Final = 200
+#: Seconds between connection starts, so a big feed does not open a storm of sockets at once.
+DEFAULT_CONNECT_STAGGER: Final = 0.05
+
+_AUTH = re.compile(r'"auth"\s*:\s*\{[^}]*\}')
+
+
+class FeedStats(msgspec.Struct, frozen=True, kw_only=True):
+    """A frozen snapshot of a feed: connections, decoders, books, tables, drops."""
+
+    venue: str
+    running: bool
+    connections: tuple[ConnectionStats, ...]
+    frames_in: int
+    events_out: int
+    dropped: Mapping[str, int]
+    reconnects: int
+    resyncs: int
+    books: Any
+    tables: Mapping[str, Any]
+    error: str | None
+
+
+class _Channel:
+    """One connection's hooks: its subscription set, decoder and routing into the store."""
+
+    def __init__(
+        self,
+        feed: Feed,
+        name: str,
+        channel: str,
+        decoder: FrameDecoder,
+        on_open: Callable[[_Channel], list[str]],
+        headers: Callable[[], Mapping[str, str] | None] = lambda: None,
+    ) -> None:
+        self.feed = feed
+        self.name = name
+        self.channel = channel
+        self.decoder = decoder
+        self.assets: list[str] = []
+        self._on_open = on_open
+        self._headers = headers
+        self.connection: Connection | None = None
+
+    # ChannelHooks
+
+    def headers(self) -> Mapping[str, str] | None:
+        return self._headers()
+
+    def on_open(self) -> list[str]:
+        return self._on_open(self)
+
+    def on_frame(self, data: str | bytes, recv_ns: int) -> None:
+        store = self.feed.store
+        for event in self.decoder.receive(data):
+            store.apply(event, recv_ns=recv_ns, channel=self.channel)
+        self.feed._after_frame(self)
+
+    def on_state(self, state: str, detail: str) -> None:
+        self.feed._on_state(self, state, detail)
+
+    def redact(self, frame: str) -> str:
+        return _AUTH.sub('"auth":"<redacted>"', frame)
+
+
+class Feed:
+    """Common machinery of :class:`ClobFeed` and :class:`UsFeed` (not used directly)."""
+
+    venue: Literal["clob", "us"]
+
+    def __init__(
+        self,
+        *,
+        tables: Tables | None,
+        max_rows: int | None,
+        books: BookSet,
+        tap: FrameTap | None,
+        max_frame_bytes: int,
+        heartbeat_interval: float,
+        stale_after: float,
+        channel: str,
+    ) -> None:
+        self.store = MarketStore(
+            self.venue,
+            channel,
+            tables=tables if tables is not None else make_tables(max_rows=max_rows),
+            books=books,
+        )
+        self.tap = tap
+        self.max_frame_bytes = max_frame_bytes
+        self.heartbeat_interval = heartbeat_interval
+        self.stale_after = stale_after
+        self._channels: list[_Channel] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._resyncs = 0
+        self._ready = threading.Event()
+
+    # Public API: lifecycle.
+
+    def start(self) -> Feed:
+        """Start streaming in the background and return at once (idempotent).
+
+        Inside a running loop (Jupyter) the connections become tasks on it; otherwise a daemon
+        thread runs them on its own loop.
+        """
+        if self.running:
+            return self
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._start_thread()
+        else:
+            self._launch(loop)
+        return self
+
+    async def stop(self) -> None:
+        """Stop every connection and task; in thread mode, stop and join the thread."""
+        if self._thread is not None and self._loop is not None:
+            loop, thread = self._loop, self._thread
+            if threading.current_thread() is not thread:
+                future = asyncio.run_coroutine_threadsafe(self._stop_tasks(), loop)
+                await asyncio.wrap_future(future)
+                loop.call_soon_threadsafe(loop.stop)
+                await asyncio.to_thread(thread.join, 10)
+                self._thread = None
+                self._loop = None
+                return
+        await self._stop_tasks()
+        self._loop = None
+
+    def stop_sync(self) -> None:
+        """:meth:`stop` for scripts without a running loop (thread mode)."""
+        if self._thread is None or self._loop is None:
+            return
+        loop, thread = self._loop, self._thread
+        asyncio.run_coroutine_threadsafe(self._stop_tasks(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        self._thread = None
+        self._loop = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the feed has live tasks."""
+        return any(not task.done() for task in self._tasks)
+
+    @property
+    def error(self) -> BaseException | None:
+        """The fatal error that ended a connection (e.g. an AuthError), if any."""
+        return self._error
+
+    async def __aenter__(self) -> Feed:
+        return self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def __enter__(self) -> Feed:
+        if _running_loop() is not None:
+            raise ConfigError("inside a running event loop use `async with feed:`")
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_sync()
+
+    async def wait_for(
+        self, predicate: Callable[[Feed], object], *, within: float = 30.0, poll: float = 0.02
+    ) -> None:
+        """Wait until ``predicate(feed)`` is truthy, e.g. ``lambda f: len(f.trades) >= 10``.
+
+        Raises:
+            TimeoutError: the condition did not hold within ``within`` seconds.
+            PolyresearchError: a connection failed fatally meanwhile (e.g. bad credentials).
+        """
+        deadline = time.monotonic() + within
+        while not self.read(lambda: bool(predicate(self))):
+            if self._error is not None:
+                raise self._error
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met within {within:g} s")
+            await asyncio.sleep(poll)
+
+    def read(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` where the feed's state lives (the loop thread in thread mode)."""
+        loop, thread = self._loop, self._thread
+        if thread is None or loop is None or threading.current_thread() is thread:
+            return fn()
+
+        async def call() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(30)
+
+    # Public API: state.
+
+    @property
+    def tables(self) -> Tables:
+        """The rolling tables (``trades``, ``quotes``, ``book_updates``, ``status``, …)."""
+        return self.store.tables
+
+    @property
+    def books(self) -> BookSet:
+        """Every local book, by asset id."""
+        return self.store.books
+
+    def book(self, asset_id: str) -> OrderBook:
+        """The local book of one asset."""
+        return self.store.books[asset_id]
+
+    @property
+    def subscribed(self) -> tuple[str, ...]:
+        """The assets (CLOB token ids) or slugs (US) this feed follows."""
+        return tuple(a for channel in self._channels for a in channel.assets)
+
+    def stats(self) -> FeedStats:
+        """A frozen snapshot of the whole feed."""
+        connections = tuple(c.connection.stats() for c in self._channels if c.connection)
+        dropped: dict[str, int] = {}
+        frames = events = 0
+        for channel in self._channels:
+            decoder_stats = channel.decoder.stats()
+            frames += decoder_stats.frames_in
+            events += decoder_stats.events_out
+            for reason, n in decoder_stats.dropped.items():
+                dropped[reason] = dropped.get(reason, 0) + n
+        return FeedStats(
+            venue=self.venue,
+            running=self.running,
+            connections=connections,
+            frames_in=frames,
+            events_out=events,
+            dropped=dropped,
+            reconnects=sum(c.reconnects for c in connections),
+            resyncs=self._resyncs,
+            books=self.store.books.stats(),
+            tables={name: table.stats() for name, table in self.store.tables.items()},
+            error=None if self._error is None else str(self._error),
+        )
+
+    # Private methods.
+
+    def _start_thread(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+
+        def main() -> None:
+            asyncio.set_event_loop(loop)
+            self._launch(loop)
+            self._ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=main, name=f"polyresearch-{self.venue}", daemon=True)
+        self._ready.clear()
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _launch(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._thread is None:
+            self._loop = loop
+        self._error = None
+        for index, channel in enumerate(self._channels):
+            self._tasks.append(loop.create_task(self._run_channel(channel, index)))
+
+    async def _run_channel(self, channel: _Channel, index: int) -> None:
+        await asyncio.sleep(index * DEFAULT_CONNECT_STAGGER)
+        connection = channel.connection
+        assert connection is not None
+        try:
+            await connection.run()
+        except PolyresearchError as exc:
+            # Fatal (e.g. AuthError): surface it to wait_for()/stats() and the status table.
+            self._error = exc
+            logger.error("%s stopped: %s", channel.name, exc)
+            self.store.status(
+                "error", ts_ns=time.time_ns(), detail=str(exc)[:200], channel=channel.channel
+            )
+        except Exception as exc:
+            self._error = exc
+            logger.exception("%s crashed", channel.name)
+
+    async def _stop_tasks(self) -> None:
+        for channel in self._channels:
+            if channel.connection is not None:
+                await channel.connection.stop()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _new_connection(self, channel: _Channel, url: str, *, heartbeat: str | None) -> None:
+        channel.connection = Connection(
+            channel.name,
+            url,
+            channel,
+            heartbeat=heartbeat,
+            heartbeat_interval=self.heartbeat_interval,
+            stale_after=self.stale_after,
+            max_frame_bytes=self.max_frame_bytes,
+            tap=self.tap,
+        )
+        self._channels.append(channel)
+
+    def _on_state(self, channel: _Channel, state: str, detail: str) -> None:
+        now = time.time_ns()
+        if state == "connected":
+            # Nothing is replayed after a reconnect: every book of this connection is EMPTY
+            # until its fresh snapshot, and the account loses continuity.
+            connection = channel.connection
+            if connection is not None and connection.epoch > 1:
+                for asset in channel.assets:
+                    if asset in self.store.books:
+                        self.store.books[asset].invalidate()
+                if channel.channel in ("user", "private"):
+                    self.store.account.continuous = False
+            self.store.status("connect", ts_ns=now, detail=channel.name, channel=channel.channel)
+        elif state in ("disconnected", "stale"):
+            event = "disconnect" if state == "disconnected" else "stale"
+            self.store.status(event, ts_ns=now, detail=detail[:200], channel=channel.channel)
+
+    def _after_frame(self, channel: _Channel) -> None:
+        """Hook after each frame: venues override to act on resync requests."""
+
+
+class ClobFeed(Feed):
+    """A Polymarket CLOB market-channel feed (and optionally the user channel).
+
+    Args:
+        assets: token ids to follow.
+        url: the market channel URL (the simulator's ``clob_market_url`` offline).
+        user_url: the user channel URL; used when ``credentials`` are given.
+        credentials: CLOB L2 API credentials for the user channel.
+        markets: condition ids to restrict the user channel to (default: all).
+        params: per token id, the market parameters the book hash needs.
+        max_assets_per_connection: shard size (both tokens of a market stay together).
+        custom_features: ask for ``best_bid_ask``/``new_market``/``market_resolved``.
+        hash_every: check one delta hash in this many per asset (1 = every one).
+        max_rows: row bound of every table (see :func:`~polyresearch.state.schemas.make_tables`).
+        tables: tables to fill instead of new ones.
+        tap: a raw-frame observer (a recorder).
+
+    Example:
+        >>> feed = ClobFeed(assets=["1", "2", "3"], url="ws://x/ws/market",
+        ...                 max_assets_per_connection=2)
+        >>> [c.assets for c in feed._channels]
+        [['1', '2'], ['3']]
+    """
+
+    venue = "clob"
+
+    def __init__(
+        self,
+        *,
+        assets: Iterable[str] = (),
+        url: str = CLOB_MARKET_URL,
+        user_url: str = CLOB_USER_URL,
+        credentials: ClobCredentials | None = None,
+        markets: Iterable[str] = (),
+        params: Mapping[str, MarketParams] | None = None,
+        max_assets_per_connection: int = DEFAULT_MAX_ASSETS_PER_CONNECTION,
+        custom_features: bool = False,
+        hash_every: int = 16,
+        max_rows: int | None = None,
+        tables: Tables | None = None,
+        tap: FrameTap | None = None,
+        max_frame_bytes: int = 16 * 1024 * 1024,
+        heartbeat_interval: float = 10.0,
+        stale_after: float = 30.0,
+    ) -> None:
+        super().__init__(
+            tables=tables,
+            max_rows=max_rows,
+            books=BookSet(params=params, hash_every=hash_every),
+            tap=tap,
+            max_frame_bytes=max_frame_bytes,
+            heartbeat_interval=heartbeat_interval,
+            stale_after=stale_after,
+            channel="market",
+        )
+        self.url = url
+        self.custom_features = custom_features
+        self.max_assets_per_connection = positive_int(
+            max_assets_per_connection, "max_assets_per_connection"
+        )
+        self._params = dict(params or {})
+        self._counter = itertools.count()
+        self._pending: set[asyncio.Task[None]] = set()
+        for group in _shard(
+            list(dict.fromkeys(assets)), self._params, self.max_assets_per_connection
+        ):
+            self._add_market_channel(group)
+        if credentials is not None:
+            user = _Channel(
+                self,
+                "clob-user",
+                "user",
+                clob_protocol.ClobUserDecoder(max_frame_bytes=max_frame_bytes),
+                lambda _c: clob_protocol.user_subscribe(credentials, markets=tuple(markets)),
+            )
+            self._new_connection(user, user_url, heartbeat=clob_protocol.ping())
+
+    async def subscribe(self, assets: Iterable[str]) -> None:
+        """Follow more assets without reconnecting (``operation`` frames on live sockets)."""
+        new = [a for a in dict.fromkeys(assets) if a not in self.subscribed]
+        for group in _shard(new, self._params, self.max_assets_per_connection):
+            channel = next(
+                (
+                    c
+                    for c in self._market_channels()
+                    if len(c.assets) + len(group) <= self.max_assets_per_connection
+                ),
+                None,
+            )
+            if channel is None:
+                channel = self._add_market_channel(group)
+                if self.running and self._loop is not None:
+                    index = len(self._channels)
+                    self._tasks.append(self._loop.create_task(self._run_channel(channel, index)))
+                continue
+            channel.assets.extend(group)
+            assert channel.connection is not None
+            for frame in clob_protocol.market_operation("subscribe", group):
+                await channel.connection.send(frame)
+            self.store.status("subscribe", ts_ns=time.time_ns(), detail=str(len(group)))
+
+    async def unsubscribe(self, assets: Iterable[str]) -> None:
+        """Stop following assets; their books are forgotten (EMPTY)."""
+        gone = set(assets)
+        for channel in self._market_channels():
+            removed = [a for a in channel.assets if a in gone]
+            if not removed:
+                continue
+            channel.assets = [a for a in channel.assets if a not in gone]
+            assert channel.connection is not None
+            for frame in clob_protocol.market_operation("unsubscribe", removed):
+                await channel.connection.send(frame)
+            for asset in removed:
+                if asset in self.store.books:
+                    self.store.books[asset].invalidate()
+            self.store.status("unsubscribe", ts_ns=time.time_ns(), detail=str(len(removed)))
+
+    def _market_channels(self) -> list[_Channel]:
+        return [c for c in self._channels if c.channel == "market"]
+
+    def _add_market_channel(self, assets: list[str]) -> _Channel:
+        channel = _Channel(
+            self,
+            f"clob-market-{next(self._counter)}",
+            "market",
+            clob_protocol.ClobMarketDecoder(max_frame_bytes=self.max_frame_bytes),
+            lambda c: clob_protocol.market_subscribe(
+                c.assets, custom_feature_enabled=self.custom_features
+            ),
+        )
+        channel.assets = list(assets)
+        self._new_connection(channel, self.url, heartbeat=clob_protocol.ping())
+        return channel
+
+    def _after_frame(self, channel: _Channel) -> None:
+        resyncs = self.store.books.take_resyncs()
+        if not resyncs or channel.connection is None:
+            return
+        # A bad book: unsubscribe + subscribe on the same connection for a fresh snapshot.
+        mine = [a for a in resyncs if a in channel.assets]
+        others = resyncs.difference(mine)
+        now = time.time_ns()
+        for asset in resyncs:
+            self.store.status("resync", ts_ns=now, asset_id=asset, channel="market")
+        self._resyncs += len(resyncs)
+        for target in self._market_channels():
+            wanted = mine if target is channel else [a for a in others if a in target.assets]
+            if wanted and target.connection is not None:
+                frames = clob_protocol.market_operation("unsubscribe", wanted)
+                frames += clob_protocol.market_operation("subscribe", wanted)
+                task = asyncio.get_running_loop().create_task(_send_all(target.connection, frames))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
+
+
+class UsFeed(Feed):
+    """A Polymarket US feed: the markets socket, and the private socket when asked.
+
+    Args:
+        slugs: market slugs to follow.
+        credentials: the US API key (required: both sockets need signed upgrades).
+        base_url: ``wss://api.polymarket.us`` or the simulator's ``ws://127.0.0.1:<port>``.
+        market_types: markets-socket subscription types (default: book, lite BBO, trades).
+        private: also open the private socket (orders, positions, balances).
+        max_assets_per_connection: slugs per markets connection.
+    """
+
+    venue = "us"
+
+    def __init__(
+        self,
+        *,
+        slugs: Iterable[str] = (),
+        credentials: UsCredentials,
+        base_url: str = US_BASE_URL,
+        market_types: Sequence[str] = us_protocol.MARKETS_SUBSCRIPTION_TYPES,
+        private: bool = False,
+        max_assets_per_connection: int = DEFAULT_MAX_ASSETS_PER_CONNECTION,
+        max_rows: int | None = None,
+        tables: Tables | None = None,
+        tap: FrameTap | None = None,
+        max_frame_bytes: int = 16 * 1024 * 1024,
+        stale_after: float = 45.0,
+    ) -> None:
+        if not isinstance(credentials, UsCredentials):
+            raise ConfigError(
+                "UsFeed needs UsCredentials (both US sockets require signed upgrades)"
+            )
+        super().__init__(
+            tables=tables,
+            max_rows=max_rows,
+            books=BookSet(verify_hashes=False),
+            tap=tap,
+            max_frame_bytes=max_frame_bytes,
+            heartbeat_interval=stale_after / 3,
+            stale_after=stale_after,
+            channel="markets",
+        )
+        self.credentials = credentials
+        self.base_url = base_url.rstrip("/")
+        self.market_types = tuple(market_types)
+        self._ids = us_protocol.RequestIdGenerator("pr")
+        limit = positive_int(max_assets_per_connection, "max_assets_per_connection")
+        slugs = list(dict.fromkeys(slugs))
+        for start in range(0, len(slugs), limit):
+            self._add_channel("markets", slugs[start : start + limit])
+        if private:
+            self._add_channel("private", [])
+
+    def _add_channel(self, kind: Literal["markets", "private"], slugs: list[str]) -> _Channel:
+        decoder: FrameDecoder = (
+            us_protocol.UsMarketsDecoder(max_frame_bytes=self.max_frame_bytes)
+            if kind == "markets"
+            else us_protocol.UsPrivateDecoder(max_frame_bytes=self.max_frame_bytes)
+        )
+        types = self.market_types if kind == "markets" else _PRIVATE_TYPES
+
+        def on_open(channel: _Channel) -> list[str]:
+            frames: list[str] = []
+            for subscription_type in types:
+                pairs = us_protocol.subscribe(
+                    subscription_type,  # type: ignore[arg-type]
+                    channel.assets,
+                    request_ids=self._ids,
+                )
+                frames += [frame for _, frame in pairs]
+            return frames
+
+        channel = _Channel(
+            self,
+            f"us-{kind}-{len(self._channels)}",
+            kind,
+            decoder,
+            on_open,
+            headers=lambda: ws_headers(
+                self.credentials, kind, timestamp_ms=time.time_ns() // 10**6
+            ),
+        )
+        channel.assets = slugs
+        # The US server sends heartbeats; we send none (no client heartbeat is defined).
+        self._new_connection(channel, f"{self.base_url}/v1/ws/{kind}", heartbeat=None)
+        return channel
+
+
+_PRIVATE_TYPES: Final = (
+    "SUBSCRIPTION_TYPE_ORDER_SNAPSHOT",
+    "SUBSCRIPTION_TYPE_ORDER",
+    "SUBSCRIPTION_TYPE_POSITION",
+    "SUBSCRIPTION_TYPE_ACCOUNT_BALANCE",
+)
+
+
+def _shard(assets: list[str], params: Mapping[str, MarketParams], limit: int) -> list[list[str]]:
+    """Split assets into groups of at most ``limit``, keeping a market's tokens together."""
+    groups: list[list[str]] = []
+    seen: set[str] = set()
+    units: list[list[str]] = []
+    for asset in assets:
+        if asset in seen:
+            continue
+        unit = [asset]
+        tokens = params[asset].token_ids if asset in params else ()
+        unit += [t for t in tokens if t != asset and t in assets and t not in seen]
+        seen.update(unit)
+        units.append(unit)
+    for unit in units:
+        if groups and len(groups[-1]) + len(unit) <= limit:
+            groups[-1].extend(unit)
+        else:
+            groups.append(list(unit))
+    return groups
+
+
+async def _send_all(connection: Connection, frames: list[str]) -> None:
+    for frame in frames:
+        await connection.send(frame)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

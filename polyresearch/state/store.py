@@ -1,0 +1,447 @@
+"""The sink of a feed: applies normalized events to books, tables and account state.
+
+:class:`MarketStore` is synchronous and loop-free. A feed hands it each decoded event with the
+frame's receive time; the store
+
+- applies book events to its :class:`~polyresearch.state.books.BookSet`,
+- appends rows to the rolling tables (``trades``, ``quotes`` on every change of the top of a
+  book, ``book_updates``, ``orders``, ``positions``, ``balances``),
+- keeps the account's open orders, positions and balances (:class:`AccountState`),
+- writes ``status`` rows for drops, venue errors and the markers a feed reports (connect,
+  disconnect, resync, stale, gap), so an analyst can see where not to trust the data.
+
+Example:
+    >>> from polyresearch.protocol.events import Trade
+    >>> from polyresearch.state.schemas import make_tables
+    >>> store = MarketStore("clob", "market", tables=make_tables(max_rows=1000))
+    >>> store.apply(Trade(kind="last_trade_price", venue="clob", market="0xm", asset_id="1",
+    ...                   price="0.5", size="10", side="buy"), recv_ns=1)
+    >>> store.tables.trades.to_polars()["price"].to_list()
+    [0.5]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Final
+
+import msgspec
+
+from polyresearch.protocol.events import (
+    BalanceSnapshot,
+    BalanceUpdate,
+    BestBidAsk,
+    BookSnapshot,
+    Dropped,
+    MarketResolved,
+    OrderSnapshot,
+    OrderUpdate,
+    PositionUpdate,
+    PriceChange,
+    TickSizeChange,
+    Trade,
+    UserTrade,
+    VenueError,
+)
+from polyresearch.state.books import BookSet
+from polyresearch.state.schemas import Tables, make_tables
+
+if TYPE_CHECKING:
+    from polyresearch.protocol.events import Event
+    from polyresearch.state.orderbook import OrderBook
+
+__all__ = ["AccountState", "MarketStore", "StoreStats"]
+
+logger = logging.getLogger("polyresearch.state")
+
+#: Order statuses/states after which an order is no longer open.
+_CLOSED_ORDER_STATES: Final = frozenset(
+    {
+        "MATCHED",
+        "CANCELED",
+        "CANCELLED",
+        "INVALID",
+        "ORDER_STATE_FILLED",
+        "ORDER_STATE_CANCELED",
+        "ORDER_STATE_REJECTED",
+        "ORDER_STATE_EXPIRED",
+        "ORDER_STATE_REPLACED",
+    }
+)
+
+
+def _f(text: str | None) -> float:
+    """A decimal string as float for the analysis tables; missing or bad → NaN."""
+    if not text:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _book_side(side: str) -> str:
+    # Normalized level changes say "bid"/"ask"; accept the wire's BUY/SELL too.
+    return "bid" if side in ("bid", "BUY", "buy") else "ask"
+
+
+class AccountState:
+    """One venue account as seen on its private stream.
+
+    Attributes:
+        open_orders: order id → the latest update of every order still open.
+        positions: market → the latest position update.
+        balances: currency → current balance.
+        continuous: False once a reconnect happened: venues replay no history, so orders,
+            fills or balance changes during the gap are not in this state (reconcile over REST).
+    """
+
+    def __init__(self) -> None:
+        self.open_orders: dict[str, OrderUpdate] = {}
+        self.positions: dict[str, PositionUpdate] = {}
+        self.balances: dict[str, float | None] = {}
+        self.fills: int = 0
+        self.continuous = True
+
+    def apply(self, event: Event) -> None:
+        """Apply one private event."""
+        if isinstance(event, OrderUpdate):
+            self._order(event)
+        elif isinstance(event, OrderSnapshot):
+            for order in event.orders:
+                self._order(order)
+        elif isinstance(event, UserTrade):
+            self.fills += 1
+        elif isinstance(event, PositionUpdate):
+            self.positions[event.market] = event
+        elif isinstance(event, BalanceSnapshot):
+            for balance in event.balances:
+                self.balances[balance.currency] = balance.current_balance
+        elif isinstance(event, BalanceUpdate):
+            self.balances[event.currency or "USD"] = event.after
+
+    def _order(self, order: OrderUpdate) -> None:
+        status = (order.status or "").upper()
+        if status in _CLOSED_ORDER_STATES or order.update_type == "CANCELLATION":
+            self.open_orders.pop(order.order_id, None)
+        else:
+            self.open_orders[order.order_id] = order
+
+
+class StoreStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Counts of what the store did with the events it was given."""
+
+    events: int
+    rows_appended: int
+    status_rows: int
+    drops_recorded: int
+
+
+class MarketStore:
+    """Books + tables + account for one venue feed.
+
+    Args:
+        venue: ``"clob"`` or ``"us"``.
+        channel: the main channel name, used for status rows without a better one.
+        tables: the rolling tables to fill (default: :func:`make_tables` defaults).
+        books: the book set (default: a new one).
+    """
+
+    def __init__(
+        self,
+        venue: str,
+        channel: str,
+        *,
+        tables: Tables | None = None,
+        books: BookSet | None = None,
+    ) -> None:
+        self.venue = venue
+        self.channel = channel
+        self.tables = tables if tables is not None else make_tables()
+        self.books = books if books is not None else BookSet()
+        self.account = AccountState()
+        # asset -> (best bid, best ask, bid size, ask size) last written to `quotes`
+        self._tops: dict[str, tuple[str | None, str | None, str | None, str | None]] = {}
+        self._counts = [0, 0, 0, 0]  # events, rows, status rows, drops
+
+    # Public methods.
+
+    def apply(self, event: Event, *, recv_ns: int, channel: str | None = None) -> None:
+        """Apply one event received at ``recv_ns`` (local ns since the epoch)."""
+        self._counts[0] += 1
+        if isinstance(event, PriceChange):
+            self._price_change(event, recv_ns)
+        elif isinstance(event, BookSnapshot):
+            self._snapshot(event, recv_ns)
+        elif isinstance(event, Trade):
+            self.books.apply(event)
+            self.tables.trades.append_row(
+                (
+                    event.ts_ns,
+                    recv_ns,
+                    event.venue,
+                    event.market,
+                    event.asset_id,
+                    _f(event.price),
+                    _f(event.size),
+                    event.side,
+                    event.kind,
+                    _f(event.fee_rate_bps),
+                )
+            )
+            self._counts[1] += 1
+        elif isinstance(event, BestBidAsk):
+            self._bbo(event, recv_ns)
+        elif isinstance(event, TickSizeChange | MarketResolved):
+            self.books.apply(event)
+        elif isinstance(event, OrderUpdate | OrderSnapshot | UserTrade):
+            self.account.apply(event)
+            orders = event.orders if isinstance(event, OrderSnapshot) else (event,)
+            for order in orders:
+                self._order_row(order, recv_ns, event.kind)
+        elif isinstance(event, PositionUpdate):
+            self.account.apply(event)
+            self.tables.positions.append_row(
+                (
+                    event.ts_ns,
+                    recv_ns,
+                    event.venue,
+                    event.market,
+                    None,
+                    _f(event.net_position),
+                    _f(event.cost),
+                    _f(event.realized),
+                    _f(event.avg_price),
+                    event.entry_type or None,
+                    event.trade_id or None,
+                )
+            )
+            self._counts[1] += 1
+        elif isinstance(event, BalanceSnapshot | BalanceUpdate):
+            self._balance(event, recv_ns)
+        elif isinstance(event, Dropped):
+            self._counts[3] += 1
+            self.status("drop", detail=event.reason, ts_ns=recv_ns, channel=channel)
+        elif isinstance(event, VenueError):
+            self.status("error", detail=event.message[:200], ts_ns=recv_ns, channel=channel)
+
+    def status(
+        self,
+        event: str,
+        *,
+        ts_ns: int,
+        detail: str | None = None,
+        asset_id: str | None = None,
+        channel: str | None = None,
+        count: int = 1,
+    ) -> None:
+        """Write a ``status`` row (connect, disconnect, resync, stale, gap, drop, error)."""
+        self.tables.status.append_row(
+            (ts_ns, self.venue, channel or self.channel, asset_id, event, detail, count)
+        )
+        self._counts[2] += 1
+
+    def book(self, asset_id: str) -> OrderBook:
+        """The local book of an asset (KeyError if never seen)."""
+        return self.books[asset_id]
+
+    def stats(self) -> StoreStats:
+        """A frozen snapshot of the store's counters."""
+        events, rows, status_rows, drops = self._counts
+        return StoreStats(
+            events=events, rows_appended=rows, status_rows=status_rows, drops_recorded=drops
+        )
+
+    # Private methods.
+
+    def _snapshot(self, event: BookSnapshot, recv_ns: int) -> None:
+        self.books.apply(event)
+        append = self.tables.book_updates.append_row
+        ts, venue, market, asset = event.ts_ns, event.venue, event.market, event.asset_id
+        for level in event.bids:
+            append(
+                (ts, recv_ns, venue, market, asset, "bid", _f(level.price), _f(level.size), True)
+            )
+        for level in event.asks:
+            append(
+                (ts, recv_ns, venue, market, asset, "ask", _f(level.price), _f(level.size), True)
+            )
+        self._counts[1] += len(event.bids) + len(event.asks)
+        self._top_changed(asset, market, ts, recv_ns, event.kind)
+
+    def _price_change(self, event: PriceChange, recv_ns: int) -> None:
+        self.books.apply(event)
+        append = self.tables.book_updates.append_row
+        ts, market = event.ts_ns, event.market
+        touched: list[str] = []
+        for change in event.changes:
+            append(
+                (
+                    ts,
+                    recv_ns,
+                    "clob",
+                    market,
+                    change.asset_id,
+                    _book_side(change.side),
+                    _f(change.price),
+                    _f(change.size),
+                    False,
+                )
+            )
+            if change.asset_id not in touched:
+                touched.append(change.asset_id)
+        self._counts[1] += len(event.changes)
+        for asset in touched:
+            self._top_changed(asset, market, ts, recv_ns, "price_change")
+
+    def _top_changed(
+        self, asset: str, market: str, ts: int | None, recv_ns: int, kind: str
+    ) -> None:
+        book = self.books.book(asset)
+        bid, ask = book.best_bid(), book.best_ask()
+        top = (
+            bid[0] if bid else None,
+            ask[0] if ask else None,
+            bid[1] if bid else None,
+            ask[1] if ask else None,
+        )
+        if self._tops.get(asset) == top:
+            return
+        self._tops[asset] = top
+        best_bid, best_ask = _f(top[0]), _f(top[1])
+        both = bid is not None and ask is not None
+        self.tables.quotes.append_row(
+            (
+                ts,
+                recv_ns,
+                self.venue,
+                market,
+                asset,
+                best_bid,
+                best_ask,
+                _f(top[2]),
+                _f(top[3]),
+                (best_bid + best_ask) / 2 if both else math.nan,
+                best_ask - best_bid if both else math.nan,
+                kind,
+            )
+        )
+        self._counts[1] += 1
+
+    def _bbo(self, event: BestBidAsk, recv_ns: int) -> None:
+        bid, ask = _f(event.best_bid), _f(event.best_ask)
+        both = not (math.isnan(bid) or math.isnan(ask))
+        spread = _f(event.spread) if event.spread else (ask - bid if both else math.nan)
+        self.tables.quotes.append_row(
+            (
+                event.ts_ns,
+                recv_ns,
+                event.venue,
+                event.market,
+                event.asset_id,
+                bid,
+                ask,
+                math.nan,
+                math.nan,
+                (bid + ask) / 2 if both else math.nan,
+                spread,
+                event.kind,
+            )
+        )
+        self._counts[1] += 1
+
+    def _order_row(self, order: OrderUpdate | UserTrade, recv_ns: int, kind: str) -> None:
+        row: tuple[object, ...]
+        if isinstance(order, UserTrade):
+            row = (
+                order.ts_ns,
+                recv_ns,
+                order.venue,
+                order.market,
+                order.asset_id,
+                "trade",
+                order.taker_order_id or order.trade_id,
+                order.side,
+                _f(order.price),
+                math.nan,
+                math.nan,
+                math.nan,
+                order.status,
+                order.trader_side,
+                None,
+                order.outcome,
+                _f(order.price),
+                _f(order.size),
+                order.trade_id,
+            )
+        else:
+            row = (
+                order.ts_ns,
+                recv_ns,
+                order.venue,
+                order.market,
+                order.asset_id,
+                kind,
+                order.order_id,
+                order.side,
+                _f(order.price),
+                _f(order.original_size),
+                _f(order.size_matched),
+                _f(order.leaves_size),
+                order.status or None,
+                order.update_type or None,
+                order.order_type or None,
+                order.outcome or None,
+                _f(order.last_price),
+                _f(order.last_size),
+                order.trade_id or None,
+            )
+        self.tables.orders.append_row(row)
+        self._counts[1] += 1
+
+    def _balance(self, event: BalanceSnapshot | BalanceUpdate, recv_ns: int) -> None:
+        self.account.apply(event)
+        nan = math.nan
+        append = self.tables.balances.append_row
+        if isinstance(event, BalanceSnapshot):
+            for b in event.balances:
+                append(
+                    (
+                        b.ts_ns,
+                        recv_ns,
+                        event.venue,
+                        event.kind,
+                        b.currency,
+                        _num(b.current_balance),
+                        nan,
+                        _num(b.buying_power),
+                        _num(b.open_orders),
+                        _num(b.unsettled_funds),
+                        None,
+                        None,
+                    )
+                )
+            self._counts[1] += len(event.balances)
+        else:
+            append(
+                (
+                    event.ts_ns,
+                    recv_ns,
+                    event.venue,
+                    event.kind,
+                    event.currency or None,
+                    _num(event.after),
+                    _num(event.before),
+                    nan,
+                    nan,
+                    nan,
+                    event.entry_type or None,
+                    (event.description or None) and event.description[:200],
+                )
+            )
+            self._counts[1] += 1
+
+
+def _num(value: float | None) -> float:
+    return math.nan if value is None else float(value)
