@@ -58,6 +58,11 @@ DEFAULT_MAX_ASSETS_PER_CONNECTION: Final = 200
 DEFAULT_CONNECT_STAGGER: Final = 0.05
 
 _AUTH = re.compile(r'"auth"\s*:\s*\{[^}]*\}')
+#: Events that prove a socket alive but carry no market data.
+_CONTROL_KINDS: Final = frozenset({"pong", "heartbeat", "no_new_assets", "dropped"})
+DEFAULT_SNAPSHOT_TIMEOUT: Final = 30.0
+DEFAULT_DATA_TIMEOUT: Final = 120.0
+DEFAULT_MAX_REDRIVES: Final = 3
 
 
 class FeedStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +98,8 @@ class _Channel:
         self.channel = channel
         self.decoder = decoder
         self.assets: list[str] = []
+        #: monotonic time of the last data event (not PONG/heartbeat) on this connection
+        self.last_data = time.monotonic()
         self._on_open = on_open
         self._headers = headers
         self.connection: Connection | None = None
@@ -108,6 +115,8 @@ class _Channel:
     def on_frame(self, data: str | bytes, recv_ns: int) -> None:
         store = self.feed.store
         for event in self.decoder.receive(data):
+            if event.kind not in _CONTROL_KINDS:
+                self.last_data = time.monotonic()
             store.apply(event, recv_ns=recv_ns, channel=self.channel)
         self.feed._after_frame(self)
 
@@ -323,6 +332,11 @@ class Feed:
         self._error = None
         for index, channel in enumerate(self._channels):
             self._tasks.append(loop.create_task(self._run_channel(channel, index)))
+        self._tasks.extend(self._background(loop))
+
+    def _background(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
+        """Extra tasks a venue runs beside its connections (e.g. a watchdog)."""
+        return []
 
     async def _run_channel(self, channel: _Channel, index: int) -> None:
         await asyncio.sleep(index * DEFAULT_CONNECT_STAGGER)
@@ -377,6 +391,8 @@ class Feed:
                         self.store.books[asset].invalidate()
                 if channel.channel in ("user", "private"):
                     self.store.account.continuous = False
+            channel.last_data = time.monotonic()
+            self._on_connected(channel)
             self.store.status("connect", ts_ns=now, detail=channel.name, channel=channel.channel)
         elif state in ("disconnected", "stale"):
             event = "disconnect" if state == "disconnected" else "stale"
@@ -384,6 +400,9 @@ class Feed:
 
     def _after_frame(self, channel: _Channel) -> None:
         """Hook after each frame: venues override to act on resync requests."""
+
+    def _on_connected(self, channel: _Channel) -> None:
+        """Hook after each (re)connect."""
 
 
 class ClobFeed(Feed):
@@ -430,6 +449,9 @@ class ClobFeed(Feed):
         max_frame_bytes: int = 16 * 1024 * 1024,
         heartbeat_interval: float = 10.0,
         stale_after: float = 30.0,
+        snapshot_timeout: float = DEFAULT_SNAPSHOT_TIMEOUT,
+        data_timeout: float = DEFAULT_DATA_TIMEOUT,
+        max_redrives: int = DEFAULT_MAX_REDRIVES,
     ) -> None:
         super().__init__(
             tables=tables,
@@ -449,6 +471,14 @@ class ClobFeed(Feed):
         self._params = dict(params or {})
         self._counter = itertools.count()
         self._pending: set[asyncio.Task[None]] = set()
+        if snapshot_timeout <= 0 or data_timeout <= 0:
+            raise ConfigError("snapshot_timeout and data_timeout must be positive")
+        self.snapshot_timeout = snapshot_timeout
+        self.data_timeout = data_timeout
+        self.max_redrives = max_redrives
+        # asset -> (monotonic time it was (re)subscribed, redrives so far)
+        self._watch: dict[str, tuple[float, int]] = {}
+        self._watchdog_counts = [0, 0]  # asset redrives, connection-wide redrives
         for group in _shard(
             list(dict.fromkeys(assets)), self._params, self.max_assets_per_connection
         ):
@@ -477,11 +507,13 @@ class ClobFeed(Feed):
             )
             if channel is None:
                 channel = self._add_market_channel(group)
+                self._watch_assets(group)
                 if self.running and self._loop is not None:
                     index = len(self._channels)
                     self._tasks.append(self._loop.create_task(self._run_channel(channel, index)))
                 continue
             channel.assets.extend(group)
+            self._watch_assets(group)
             assert channel.connection is not None
             for frame in clob_protocol.market_operation("subscribe", group):
                 await channel.connection.send(frame)
@@ -495,6 +527,8 @@ class ClobFeed(Feed):
             if not removed:
                 continue
             channel.assets = [a for a in channel.assets if a not in gone]
+            for asset in removed:
+                self._watch.pop(asset, None)
             assert channel.connection is not None
             for frame in clob_protocol.market_operation("unsubscribe", removed):
                 await channel.connection.send(frame)
@@ -502,6 +536,73 @@ class ClobFeed(Feed):
                 if asset in self.store.books:
                     self.store.books[asset].invalidate()
             self.store.status("unsubscribe", ts_ns=time.time_ns(), detail=str(len(removed)))
+
+    @property
+    def watchdog_redrives(self) -> tuple[int, int]:
+        """(assets resubscribed for lack of a snapshot, connections resubscribed for silence)."""
+        return self._watchdog_counts[0], self._watchdog_counts[1]
+
+    def _watch_assets(self, assets: Iterable[str]) -> None:
+        now = time.monotonic()
+        for asset in assets:
+            self._watch[asset] = (now, 0)
+
+    def _background(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
+        return [loop.create_task(self._watchdog())]
+
+    async def _watchdog(self) -> None:
+        """Per-asset staleness: heartbeats prove the socket, not the subscription.
+
+        - An asset still EMPTY ``snapshot_timeout`` s after its (re)subscription is redriven
+          (unsubscribe + subscribe, at most ``max_redrives`` times, counted): peers report
+          subscriptions that silently never deliver.
+        - A connection whose sockets answer PING but carried no data for ``data_timeout`` s
+          gets all its assets resubscribed. A quiet market only costs a fresh snapshot; a
+          stalled one comes back.
+        """
+        tick = min(self.snapshot_timeout, self.data_timeout) / 4
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            books = self.store.books
+            for channel in self._market_channels():
+                connection = channel.connection
+                if connection is None or connection.state != "connected" or not channel.assets:
+                    continue
+                redrive: list[str] = []
+                if now - channel.last_data > self.data_timeout:
+                    redrive = list(channel.assets)
+                    channel.last_data = now
+                    self._watchdog_counts[1] += 1
+                    self.store.status(
+                        "stale",
+                        ts_ns=time.time_ns(),
+                        channel="market",
+                        detail=f"{channel.name}: no data for {self.data_timeout:g} s",
+                    )
+                else:
+                    for asset in channel.assets:
+                        since, tries = self._watch.get(asset, (now, 0))
+                        empty = asset not in books or books[asset].status.value == "EMPTY"
+                        if (
+                            empty
+                            and now - since > self.snapshot_timeout
+                            and tries < self.max_redrives
+                        ):
+                            redrive.append(asset)
+                            self._watch[asset] = (now, tries + 1)
+                            self._watchdog_counts[0] += 1
+                            self.store.status(
+                                "stale",
+                                ts_ns=time.time_ns(),
+                                asset_id=asset,
+                                channel="market",
+                                detail="no snapshot; resubscribed",
+                            )
+                if redrive:
+                    frames = clob_protocol.market_operation("unsubscribe", redrive)
+                    frames += clob_protocol.market_operation("subscribe", redrive)
+                    await _send_all(connection, frames)
 
     def _market_channels(self) -> list[_Channel]:
         return [c for c in self._channels if c.channel == "market"]
@@ -520,6 +621,9 @@ class ClobFeed(Feed):
         self._new_connection(channel, self.url, heartbeat=clob_protocol.ping())
         return channel
 
+    def _on_connected(self, channel: _Channel) -> None:
+        self._watch_assets(channel.assets)
+
     def _after_frame(self, channel: _Channel) -> None:
         resyncs = self.store.books.take_resyncs()
         if not resyncs or channel.connection is None:
@@ -530,6 +634,7 @@ class ClobFeed(Feed):
         now = time.time_ns()
         for asset in resyncs:
             self.store.status("resync", ts_ns=now, asset_id=asset, channel="market")
+        self._watch_assets(resyncs)
         self._resyncs += len(resyncs)
         for target in self._market_channels():
             wanted = mine if target is channel else [a for a in others if a in target.assets]
