@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -56,8 +56,22 @@ async def sim() -> AsyncIterator[Simulator]:
     config = ModelConfig(
         account_rate=0.3, lifecycle_rate=0.002, volatility=0.05, settle_delay_ms=(1, 5)
     )
-    async with Simulator(seed=31, markets=4, rate=1500, model_config=config, venues=["clob"]) as s:
+    # rate=0: the tests pump the flow themselves (a few steps per poll), so the SDK's own
+    # bounded queue never overflows however slow the machine is.
+    async with Simulator(seed=31, markets=4, rate=0, model_config=config, venues=["clob"]) as s:
         yield s
+
+
+def _pumping(sim: Simulator, done: Callable[[], bool], steps: int = 20) -> Callable[[], bool]:
+    """A wait_until predicate that advances the model a little on every poll."""
+
+    def predicate() -> bool:
+        if done():
+            return True
+        sim.advance(steps)
+        return False
+
+    return predicate
 
 
 async def _drain(handle: Any, sink: list[Any], stop: asyncio.Event) -> None:
@@ -89,7 +103,7 @@ async def test_sdk_market_stream_parses_every_frame(sim: Simulator) -> None:
         def seen() -> set[str]:
             return {e.type for e in events}
 
-        await wait_until(lambda: wanted <= seen(), within=30)
+        await wait_until(_pumping(sim, lambda: wanted <= seen()), within=60)
         stop.set()
         await handle.close()
         await reader
@@ -144,11 +158,14 @@ async def test_sdk_user_stream_receives_orders_and_trades(sim: Simulator) -> Non
             return {e.payload.status for e in events if e.type == "trade"}
 
         await wait_until(
-            lambda: (
-                {"MATCHED", "MINED", "CONFIRMED"} <= statuses()
-                and any(e.type == "order" for e in events)
+            _pumping(
+                sim,
+                lambda: (
+                    {"MATCHED", "MINED", "CONFIRMED"} <= statuses()
+                    and any(e.type == "order" for e in events)
+                ),
             ),
-            within=30,
+            within=60,
         )
         stop.set()
         await handle.close()

@@ -253,13 +253,13 @@ async def test_ground_truth_accessors_return_copies(sim: Simulator) -> None:
 async def test_paused_flow_keeps_time_but_not_steps() -> None:
     """pause(): the clock keeps ticking while no model step runs; resume() restarts the flow."""
     async with Simulator(seed=1, markets=2, rate=2000, venues=["clob"]) as sim:
-        await wait_until(lambda: sim.stats().model_steps > 0)
+        await wait_until(lambda: sim.stats().model_steps > 0, within=20)
         sim.pause()
         steps, ticks = sim.stats().model_steps, sim.stats().clock_ticks
-        await wait_until(lambda: sim.stats().clock_ticks >= ticks + 3)
+        await wait_until(lambda: sim.stats().clock_ticks >= ticks + 3, within=20)
         assert sim.stats().model_steps == steps and sim.paused
         sim.resume()
-        await wait_until(lambda: sim.stats().model_steps > steps)
+        await wait_until(lambda: sim.stats().model_steps > steps, within=20)
 
 
 async def test_paced_flow_reaches_subscribers() -> None:
@@ -274,7 +274,7 @@ async def test_paced_flow_reaches_subscribers() -> None:
                 await fence(ws, frames)
                 return any('"price_change"' in f for f in frames)
 
-            await wait_until(got_changes)
+            await wait_until(got_changes, within=20)
         stats = sim.stats()
         assert stats.frames_sent["price_change"] > 0 and stats.connections_total["clob"] == 1
 
