@@ -398,6 +398,10 @@ class Link:
                 if len(self._burst) >= faults.burst_size:
                     self._flush_burst()
                 return False
+        # A frame that does not join a pending burst must not overtake it: order is the
+        # protocol's only sequencing (protocol-clob.md §6.3).
+        if self._burst:
+            self._flush_burst()
         if self._write(text_frame(payload)):
             self._ctx.counters.frames[kind] += 1
             return True
@@ -427,6 +431,8 @@ class Link:
 
     def send_raw(self, kind: str, payload: bytes) -> bool:
         """Send a frame that ignores every fault condition (injected frames, dumps on demand)."""
+        if self._burst:
+            self._flush_burst()
         if self._write(text_frame(payload)):
             self._ctx.counters.frames[kind] += 1
             return True
