@@ -14,7 +14,8 @@ Hash verification is advisory (§6.4 "Practical policy"). It needs ``min_order_s
 *unverifiable*, never as a failure. With them, the current last trade price is tried first, then
 the sibling token's, then the entry's own price in 3-decimal form (the venue may hash a trade we
 have not been told about yet); a match adopts that price. ``suspect_after`` consecutive misses
-make the book SUSPECT. A SUSPECT book is reported by :meth:`BookSet.take_resyncs` so the feed can
+make the book SUSPECT, and so does a single miss once a hash of that book has verified since its
+last snapshot (the recipe is known to work, so the book itself diverged). A SUSPECT book is reported by :meth:`BookSet.take_resyncs` so the feed can
 unsubscribe and resubscribe the asset for a fresh snapshot.
 
 A SHA-1 over a 40-level book costs ~13 µs here, several times the rest of the per-message work,
@@ -96,11 +97,12 @@ class BookSetStats(msgspec.Struct, frozen=True, kw_only=True):
 class _Check:
     """Per-asset hash-check state."""
 
-    __slots__ = ("misses", "since")
+    __slots__ = ("misses", "since", "trusted")
 
     def __init__(self) -> None:
         self.since = 0  # messages since the last check
         self.misses = 0  # consecutive unverified hashes
+        self.trusted = False  # a hash of this asset verified since its last snapshot
 
 
 class BookSet:
@@ -256,6 +258,7 @@ class BookSet:
         self._resyncs.discard(snapshot.asset_id)
         check = self._checks[snapshot.asset_id]
         check.misses = 0
+        check.trusted = False
         if snapshot.hash is not None and snapshot.timestamp is not None:
             # A book that carries no last_trade_price still hashes with the asset's one (§6.4).
             self._verify(book, snapshot.hash, snapshot.timestamp, None)
@@ -312,13 +315,19 @@ class BookSet:
             )
             if digest == expected:
                 book.last_trade_price = candidate
-                self._checks[book.asset_id].misses = 0
+                check = self._checks[book.asset_id]
+                check.misses = 0
+                check.trusted = True
                 self._hash_counts[0] += 1
                 return
         self._hash_counts[1] += 1
         check = self._checks[book.asset_id]
         check.misses += 1
-        if check.misses >= self.suspect_after and book.status is BookStatus.LIVE:
+        # Once the recipe has verified for this book, a miss means the book diverged (e.g. a
+        # lost delta behind an unchanged top of book): resync now. Before that, a miss may
+        # only mean unknown parameters or a changed recipe, so it takes several.
+        bad = check.trusted or check.misses >= self.suspect_after
+        if bad and book.status is BookStatus.LIVE:
             book.mark_suspect()
             self._resyncs.add(book.asset_id)
 
