@@ -78,6 +78,7 @@ class FeedStats(msgspec.Struct, frozen=True, kw_only=True):
     resyncs: int
     books: Any
     tables: Mapping[str, Any]
+    store: Any
     error: str | None
 
 
@@ -143,7 +144,13 @@ class Feed:
         heartbeat_interval: float,
         stale_after: float,
         channel: str,
+        snapshot_interval: float | None = None,
+        snapshot_depth: int = 10,
     ) -> None:
+        if snapshot_interval is not None and snapshot_interval <= 0:
+            raise ConfigError("snapshot_interval must be positive (or None for no sampling)")
+        self.snapshot_interval = snapshot_interval
+        self.snapshot_depth = positive_int(snapshot_depth, "snapshot_depth")
         self.store = MarketStore(
             self.venue,
             channel,
@@ -301,6 +308,7 @@ class Feed:
             resyncs=self._resyncs,
             books=self.store.books.stats(),
             tables={name: table.stats() for name, table in self.store.tables.items()},
+            store=self.store.stats(),
             error=None if self._error is None else str(self._error),
         )
 
@@ -333,6 +341,14 @@ class Feed:
         for index, channel in enumerate(self._channels):
             self._tasks.append(loop.create_task(self._run_channel(channel, index)))
         self._tasks.extend(self._background(loop))
+        if self.snapshot_interval is not None:
+            self._tasks.append(loop.create_task(self._sample_books(self.snapshot_interval)))
+
+    async def _sample_books(self, interval: float) -> None:
+        # The top-N of every live book into `book_snapshots`, on a timer (not per event).
+        while True:
+            await asyncio.sleep(interval)
+            self.store.sample_books(depth=self.snapshot_depth, ts_ns=time.time_ns())
 
     def _background(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
         """Extra tasks a venue runs beside its connections (e.g. a watchdog)."""
@@ -452,6 +468,8 @@ class ClobFeed(Feed):
         snapshot_timeout: float = DEFAULT_SNAPSHOT_TIMEOUT,
         data_timeout: float = DEFAULT_DATA_TIMEOUT,
         max_redrives: int = DEFAULT_MAX_REDRIVES,
+        snapshot_interval: float | None = None,
+        snapshot_depth: int = 10,
     ) -> None:
         super().__init__(
             tables=tables,
@@ -462,6 +480,8 @@ class ClobFeed(Feed):
             heartbeat_interval=heartbeat_interval,
             stale_after=stale_after,
             channel="market",
+            snapshot_interval=snapshot_interval,
+            snapshot_depth=snapshot_depth,
         )
         self.url = url
         self.custom_features = custom_features
@@ -674,6 +694,8 @@ class UsFeed(Feed):
         tap: FrameTap | None = None,
         max_frame_bytes: int = 16 * 1024 * 1024,
         stale_after: float = 45.0,
+        snapshot_interval: float | None = None,
+        snapshot_depth: int = 10,
     ) -> None:
         if not isinstance(credentials, UsCredentials):
             raise ConfigError(
@@ -688,6 +710,8 @@ class UsFeed(Feed):
             heartbeat_interval=stale_after / 3,
             stale_after=stale_after,
             channel="markets",
+            snapshot_interval=snapshot_interval,
+            snapshot_depth=snapshot_depth,
         )
         self.credentials = credentials
         self.base_url = base_url.rstrip("/")

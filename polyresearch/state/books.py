@@ -14,8 +14,9 @@ Hash verification is advisory (§6.4 "Practical policy"). It needs ``min_order_s
 *unverifiable*, never as a failure. With them, the current last trade price is tried first, then
 the sibling token's, then the entry's own price in 3-decimal form (the venue may hash a trade we
 have not been told about yet); a match adopts that price. ``suspect_after`` consecutive misses
-make the book SUSPECT, and so does a single miss once a hash of that book has verified since its
-last snapshot (the recipe is known to work, so the book itself diverged). A SUSPECT book is reported by :meth:`BookSet.take_resyncs` so the feed can
+make the book SUSPECT, and so does a single miss once a hash of that book has verified since
+its last snapshot (the recipe is known to work, so the book itself diverged). A SUSPECT book is
+reported by :meth:`BookSet.take_resyncs` so the feed can
 unsubscribe and resubscribe the asset for a fresh snapshot.
 
 A SHA-1 over a 40-level book costs ~13 µs here, several times the rest of the per-message work,
@@ -196,6 +197,15 @@ class BookSet:
                 if len(tokens) == 2:
                     self._pair(tokens)
         return book
+
+    def market(self, market: str) -> list[OrderBook]:
+        """Every known book of one market (CLOB: both tokens, YES first when known)."""
+        books = [b for b in self._books.values() if b.market == market]
+        params = self._params.get(books[0].asset_id) if books else None
+        if params is not None and params.token_ids:
+            order = {token: i for i, token in enumerate(params.token_ids)}
+            books.sort(key=lambda b: order.get(b.asset_id, len(order)))
+        return books
 
     def sibling(self, asset_id: str) -> OrderBook | None:
         """The other token of the same binary market, if known."""

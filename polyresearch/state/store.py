@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from typing import TYPE_CHECKING, Final
 
 import msgspec
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
 __all__ = ["AccountState", "MarketStore", "StoreStats"]
 
 logger = logging.getLogger("polyresearch.state")
+
+#: How many recent events the lag figures of :meth:`MarketStore.stats` cover.
+LAG_WINDOW: Final = 1024
 
 #: Order statuses/states after which an order is no longer open.
 _CLOSED_ORDER_STATES: Final = frozenset(
@@ -136,6 +140,10 @@ class StoreStats(msgspec.Struct, frozen=True, kw_only=True):
     rows_appended: int
     status_rows: int
     drops_recorded: int
+    #: Receive time minus venue time over the last LAG_WINDOW timestamped events (ms);
+    #: None before any. Includes clock offset between the venue and this machine.
+    lag_ms_p50: float | None
+    lag_ms_max: float | None
 
 
 class MarketStore:
@@ -164,12 +172,16 @@ class MarketStore:
         # asset -> (best bid, best ask, bid size, ask size) last written to `quotes`
         self._tops: dict[str, tuple[str | None, str | None, str | None, str | None]] = {}
         self._counts = [0, 0, 0, 0]  # events, rows, status rows, drops
+        self._lags: deque[int] = deque(maxlen=LAG_WINDOW)
 
     # Public methods.
 
     def apply(self, event: Event, *, recv_ns: int, channel: str | None = None) -> None:
         """Apply one event received at ``recv_ns`` (local ns since the epoch)."""
         self._counts[0] += 1
+        ts = getattr(event, "ts_ns", None)
+        if ts is not None:
+            self._lags.append(recv_ns - ts)
         if isinstance(event, PriceChange):
             self._price_change(event, recv_ns)
         elif isinstance(event, BookSnapshot):
@@ -242,6 +254,39 @@ class MarketStore:
         )
         self._counts[2] += 1
 
+    def sample_books(self, *, depth: int, ts_ns: int) -> int:
+        """Append the top ``depth`` levels of every LIVE book to ``book_snapshots``.
+
+        Returns:
+            The number of rows written.
+        """
+        append = self.tables.book_snapshots.append_row
+        rows = 0
+        for asset in self.books:
+            book = self.books[asset]
+            if book.status.value != "LIVE":
+                continue
+            market = book.market or ""
+            book_ts = _ts_ns(book.timestamp)
+            for side in ("bid", "ask"):
+                for level, (price, size) in enumerate(book.levels(side, depth)):
+                    append(
+                        (
+                            ts_ns,
+                            book_ts,
+                            self.venue,
+                            market,
+                            asset,
+                            side,
+                            level,
+                            _f(price),
+                            _f(size),
+                        )
+                    )
+                    rows += 1
+        self._counts[1] += rows
+        return rows
+
     def book(self, asset_id: str) -> OrderBook:
         """The local book of an asset (KeyError if never seen)."""
         return self.books[asset_id]
@@ -249,8 +294,14 @@ class MarketStore:
     def stats(self) -> StoreStats:
         """A frozen snapshot of the store's counters."""
         events, rows, status_rows, drops = self._counts
+        lags = sorted(self._lags)
         return StoreStats(
-            events=events, rows_appended=rows, status_rows=status_rows, drops_recorded=drops
+            events=events,
+            rows_appended=rows,
+            status_rows=status_rows,
+            drops_recorded=drops,
+            lag_ms_p50=lags[len(lags) // 2] / 1e6 if lags else None,
+            lag_ms_max=lags[-1] / 1e6 if lags else None,
         )
 
     # Private methods.
@@ -441,6 +492,13 @@ class MarketStore:
                 )
             )
             self._counts[1] += 1
+
+
+def _ts_ns(text: str | None) -> int | None:
+    # Book timestamps are kept as the venue's text; CLOB sends ms since the epoch.
+    if text and text.isdigit():
+        return int(text) * 1_000_000
+    return None
 
 
 def _num(value: float | None) -> float:

@@ -98,3 +98,21 @@ async def test_runtime_subscribe_and_unsubscribe() -> None:
             assert set(feed.subscribed) == set(later)
             assert feed.stats().reconnects == 0
             assert all(feed.books[t].status is BookStatus.EMPTY for t in first)
+
+
+async def test_book_snapshots_sampled_on_a_timer_and_lag_reported() -> None:
+    """snapshot_interval writes top-N levels of live books; stats() reports the feed's lag."""
+    async with Simulator(seed=8, markets=3, rate=200) as sim:
+        tokens = [t for m in sim.markets() for t in m.token_ids]
+        feed = ClobFeed(
+            assets=tokens, url=sim.clob_market_url, snapshot_interval=0.05, snapshot_depth=2
+        )
+        async with feed:
+            await feed.wait_for(lambda f: len(f.tables.book_snapshots) >= 100)
+            frame = feed.tables.book_snapshots.to_polars()
+            store = feed.stats().store
+        assert frame["level"].max() == 1
+        assert set(frame["side"].cast(str).unique()) == {"bid", "ask"}
+        assert frame["asset_id"].cast(str).n_unique() == len(tokens)
+        assert store.lag_ms_p50 is not None and store.lag_ms_max is not None
+        assert store.lag_ms_max >= store.lag_ms_p50

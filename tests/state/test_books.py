@@ -229,3 +229,12 @@ def test_invalidate_all_drops_deltas_until_snapshot() -> None:
     stats = books.stats()
     assert stats.changes_dropped_empty == 2
     assert stats.empty == 2
+
+
+def test_market_view_lists_both_tokens_yes_first() -> None:
+    """BookSet.market() shows both tokens of a market together, YES first when known."""
+    books = BookSet(params={YES: PARAMS, NO: PARAMS})
+    books.apply(_empty_book(NO))
+    books.apply(_empty_book(YES))
+    assert [b.asset_id for b in books.market(MARKET)] == [YES, NO]
+    assert books.market("0xunknown") == []
