@@ -99,6 +99,8 @@ class _Channel:
         self.channel = channel
         self.decoder = decoder
         self.assets: list[str] = []
+        #: US: live subscriptions of this connection, request id -> (type, slugs)
+        self.subs: dict[str, tuple[str, tuple[str, ...]]] = {}
         #: monotonic time of the last data event (not PONG/heartbeat) on this connection
         self.last_data = time.monotonic()
         self._on_open = on_open
@@ -718,6 +720,7 @@ class UsFeed(Feed):
         self.market_types = tuple(market_types)
         self._ids = us_protocol.RequestIdGenerator("pr")
         limit = positive_int(max_assets_per_connection, "max_assets_per_connection")
+        self.max_assets_per_connection = limit
         slugs = list(dict.fromkeys(slugs))
         for start in range(0, len(slugs), limit):
             self._add_channel("markets", slugs[start : start + limit])
@@ -733,15 +736,11 @@ class UsFeed(Feed):
         types = self.market_types if kind == "markets" else _PRIVATE_TYPES
 
         def on_open(channel: _Channel) -> list[str]:
-            frames: list[str] = []
-            for subscription_type in types:
-                pairs = us_protocol.subscribe(
-                    subscription_type,  # type: ignore[arg-type]
-                    channel.assets,
-                    request_ids=self._ids,
-                )
-                frames += [frame for _, frame in pairs]
-            return frames
+            # A new socket has no subscriptions: subscribe everything under fresh request ids.
+            channel.subs.clear()
+            if kind == "markets" and not channel.assets:
+                return []
+            return self._subscribe_frames(channel, channel.assets, types)
 
         channel = _Channel(
             self,
@@ -757,6 +756,71 @@ class UsFeed(Feed):
         # The US server sends heartbeats; we send none (no client heartbeat is defined).
         self._new_connection(channel, f"{self.base_url}/v1/ws/{kind}", heartbeat=None)
         return channel
+
+    def _subscribe_frames(
+        self, channel: _Channel, slugs: Sequence[str], types: Sequence[str]
+    ) -> list[str]:
+        frames: list[str] = []
+        for subscription_type in types:
+            for request_id, frame in us_protocol.subscribe(
+                subscription_type,  # type: ignore[arg-type]
+                slugs,
+                request_ids=self._ids,
+            ):
+                channel.subs[request_id] = (subscription_type, tuple(slugs))
+                frames.append(frame)
+        return frames
+
+    async def subscribe(self, slugs: Iterable[str]) -> None:
+        """Follow more markets without reconnecting (new subscriptions by request id)."""
+        new = [s for s in dict.fromkeys(slugs) if s not in self.subscribed]
+        limit = self.max_assets_per_connection
+        while new:
+            channel = next((c for c in self._markets_channels() if len(c.assets) < limit), None)
+            if channel is None:
+                channel = self._add_channel("markets", [])
+                if self.running and self._loop is not None:
+                    index = len(self._channels)
+                    self._tasks.append(self._loop.create_task(self._run_channel(channel, index)))
+            room = limit - len(channel.assets)
+            batch, new = new[:room], new[room:]
+            channel.assets.extend(batch)
+            if channel.connection is not None and channel.connection.state == "connected":
+                for frame in self._subscribe_frames(channel, batch, self.market_types):
+                    await channel.connection.send(frame)
+            self.store.status(
+                "subscribe", ts_ns=time.time_ns(), detail=str(len(batch)), channel="markets"
+            )
+
+    async def unsubscribe(self, slugs: Iterable[str]) -> None:
+        """Stop following markets: their subscriptions are dropped by request id."""
+        gone = set(slugs)
+        for channel in self._markets_channels():
+            removed = [s for s in channel.assets if s in gone]
+            if not removed:
+                continue
+            channel.assets = [s for s in channel.assets if s not in gone]
+            frames: list[str] = []
+            for request_id, (subscription_type, subscribed) in list(channel.subs.items()):
+                if not gone.intersection(subscribed):
+                    continue
+                del channel.subs[request_id]
+                frames.append(us_protocol.unsubscribe(request_id))
+                keep = [s for s in subscribed if s not in gone]
+                if keep:  # a subscription covers up to 100 slugs: re-add the ones we keep
+                    frames += self._subscribe_frames(channel, keep, (subscription_type,))
+            if channel.connection is not None:
+                for frame in frames:
+                    await channel.connection.send(frame)
+            for slug in removed:
+                if slug in self.store.books:
+                    self.store.books[slug].invalidate()
+            self.store.status(
+                "unsubscribe", ts_ns=time.time_ns(), detail=str(len(removed)), channel="markets"
+            )
+
+    def _markets_channels(self) -> list[_Channel]:
+        return [c for c in self._channels if c.channel == "markets"]
 
 
 _PRIVATE_TYPES: Final = (

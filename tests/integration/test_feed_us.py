@@ -67,3 +67,29 @@ async def test_wrong_secret_is_a_clear_auth_error_without_the_secret() -> None:
         assert wrong not in repr(feed.stats())
         status = feed.tables.status.to_polars()["event"].cast(str).to_list()
         assert "error" in status
+
+
+async def test_us_runtime_subscribe_and_unsubscribe() -> None:
+    """Slugs added at runtime get books without reconnecting; removed ones are forgotten."""
+    async with Simulator(seed=22, markets=6, rate=300, heartbeat_interval=0.5) as sim:
+        markets = sim.markets()
+        first, later = markets[0].slug, markets[1].slug
+        feed = UsFeed(slugs=[first], credentials=_creds(sim), base_url=sim.ws_url)
+        async with feed:
+            await feed.wait_for(lambda f: first in f.books)
+            await feed.subscribe([later])
+            await feed.wait_for(lambda f: later in f.books and f.books[later].depth("bid") > 0)
+            await feed.unsubscribe([first])
+            assert feed.subscribed == (later,)
+            # Let in-flight frames of the removed market drain, then watch a fresh window.
+            drained = len(feed.tables.trades) + 5
+            await feed.wait_for(lambda f: len(f.tables.trades) > drained, within=20)
+            mark = len(feed.tables.trades)
+            await feed.wait_for(lambda f: len(f.tables.trades) > mark + 5, within=20)
+            stats = feed.stats()
+            slugs = set(feed.tables.trades.to_polars()["market"].cast(str)[mark:])
+        assert stats.reconnects == 0
+        assert stats.dropped == {}
+        assert slugs == {later}
+        errors = feed.tables.status.to_polars()
+        assert "error" not in errors["event"].cast(str).to_list()
