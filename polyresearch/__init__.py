@@ -28,7 +28,8 @@ from polyresearch.errors import (
 )
 
 if _TYPE_CHECKING:
-    from polyresearch.feed import ClobFeed, UsFeed
+    from polyresearch.feed import ClobFeed, UsFeed, clob, us
+    from polyresearch.lookup import Market, MarketNotFoundError, alookup, lookup
     from polyresearch.simulator import Simulator
 
 __version__ = "0.1.0"
@@ -37,6 +38,12 @@ __version__ = "0.1.0"
 _LAZY = {
     "ClobFeed": "polyresearch.feed",
     "UsFeed": "polyresearch.feed",
+    "clob": "polyresearch.feed",
+    "us": "polyresearch.feed",
+    "Market": "polyresearch.lookup",
+    "MarketNotFoundError": "polyresearch.lookup",
+    "alookup": "polyresearch.lookup",
+    "lookup": "polyresearch.lookup",
     "Simulator": "polyresearch.simulator",
 }
 
@@ -64,6 +71,8 @@ __all__ = [
     "CredentialsError",
     "FrameDecodeError",
     "FrameTooLargeError",
+    "Market",
+    "MarketNotFoundError",
     "PolyresearchError",
     "ProtocolError",
     "Secret",
@@ -74,5 +83,9 @@ __all__ = [
     "UnknownEventError",
     "UsCredentials",
     "UsFeed",
+    "alookup",
+    "clob",
+    "lookup",
+    "us",
     "__version__",
 ]

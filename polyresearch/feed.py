@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from polyresearch.protocol.base import FrameDecoder
     from polyresearch.state.orderbook import OrderBook
 
-__all__ = ["ClobFeed", "Feed", "FeedStats", "UsFeed"]
+__all__ = ["ClobFeed", "Feed", "FeedStats", "UsFeed", "clob", "us"]
 
 logger = logging.getLogger("polyresearch.feed")
 
@@ -862,3 +862,50 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def clob(
+    assets: Iterable[str] = (),
+    *,
+    markets: Iterable[str] = (),
+    url: str = CLOB_MARKET_URL,
+    rest_url: str | None = None,
+    **kwargs: Any,
+) -> ClobFeed:
+    """Build a :class:`ClobFeed` from token ids and/or markets named by slug or condition id.
+
+    Markets are resolved with :func:`polyresearch.lookup.lookup_many` (both tokens of each
+    market are followed, and the market parameters enable book-hash verification);
+    ``rest_url`` points every look-up at one base URL (e.g. the simulator's ``http_url``).
+
+    Example:
+        >>> feed = clob(["123"], url="ws://127.0.0.1:9/ws/market")
+        >>> feed.subscribed
+        ('123',)
+    """
+    from polyresearch.lookup import lookup_many
+
+    params: dict[str, MarketParams] = dict(kwargs.pop("params", None) or {})
+    tokens = list(assets)
+    keys = list(markets)
+    if keys:
+        for market in lookup_many(keys, venue="clob", base_url=rest_url).values():
+            tokens += list(market.token_ids)
+            params.update(market.params())
+    return ClobFeed(assets=tokens, url=url, params=params or None, **kwargs)
+
+
+def us(
+    slugs: Iterable[str] = (),
+    *,
+    credentials: UsCredentials | None = None,
+    base_url: str = US_BASE_URL,
+    **kwargs: Any,
+) -> UsFeed:
+    """Build a :class:`UsFeed`; credentials default to ``POLYMARKET_US_KEY_ID``/``…_SECRET_KEY``.
+
+    Raises:
+        CredentialsError: no credentials given and none in the environment.
+    """
+    creds = credentials if credentials is not None else UsCredentials.from_env()
+    return UsFeed(slugs=slugs, credentials=creds, base_url=base_url, **kwargs)

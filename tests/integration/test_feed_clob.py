@@ -116,3 +116,25 @@ async def test_book_snapshots_sampled_on_a_timer_and_lag_reported() -> None:
         assert frame["asset_id"].cast(str).n_unique() == len(tokens)
         assert store.lag_ms_p50 is not None and store.lag_ms_max is not None
         assert store.lag_ms_max >= store.lag_ms_p50
+
+
+async def test_clob_factory_resolves_slugs_and_verifies_hashes() -> None:
+    """polyresearch.clob(markets=[slug]) follows both tokens with hash parameters from REST."""
+    import asyncio
+
+    import polyresearch
+
+    async with Simulator(seed=12, markets=4, rate=300) as sim:
+        market = sim.markets()[1]
+        feed = await asyncio.to_thread(
+            polyresearch.clob,
+            markets=[market.slug],
+            url=sim.clob_market_url,
+            rest_url=sim.http_url,
+            hash_every=1,
+        )
+        assert set(feed.subscribed) == set(market.token_ids)
+        async with feed:
+            await feed.wait_for(lambda f: f.stats().books.hashes_verified >= 20)
+        assert feed.stats().books.hashes_unverifiable == 0
+        assert feed.stats().books.hashes_unverified == 0
