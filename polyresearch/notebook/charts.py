@@ -1,0 +1,417 @@
+"""Live Plotly charts bound to rolling tables, redrawn on a timer (never per event).
+
+A chart is one ``go.FigureWidget`` created once and updated in place: every ``interval``
+seconds (default 0.25 s, at least :data:`MIN_INTERVAL`, the rate a browser keeps up with at
+10k points) the timer compares the ``version`` counters of the tables it reads with the
+versions it last drew. An idle table costs one integer comparison; a changed one costs one
+``batch_update`` with numpy arrays (sent as binary buffers; Python lists cost 10-100x more
+kernel time), each trace cut to ``max_points`` by min/max decimation (peaks survive) or a
+stride, always keeping the newest point. Nothing is printed per message.
+
+Where widgets cannot render (exported notebooks, scripts) :meth:`LiveChart.static` returns a
+plain ``go.Figure`` of the current data.
+
+Charts read only the state layer: pass ``feed.tables`` (or anything with a ``tables``
+attribute, such as a feed).
+
+Example:
+    >>> from polyresearch.state.schemas import make_tables
+    >>> tables = make_tables(max_rows=100)
+    >>> tables.quotes.append(ts_ns=10**18, recv_ns=10**18, venue="clob", market="m",
+    ...                      asset_id="yes", best_bid=0.4, best_ask=0.6, mid=0.5, spread=0.2,
+    ...                      kind="book")
+    >>> chart = PriceChart(tables, ["yes"], widget=False)
+    >>> chart.tick(), chart.tick()
+    (True, False)
+    >>> chart.figure.data[0].y.tolist()
+    [0.5]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import plotly.graph_objects as go
+
+from polyresearch.state.schemas import Tables
+from polyresearch.state.table import RollingTable
+
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "DEFAULT_MAX_POINTS",
+    "MIN_INTERVAL",
+    "LiveChart",
+    "PriceChart",
+    "SpreadChart",
+    "downsample",
+    "tables_of",
+]
+
+logger = logging.getLogger("polyresearch.notebook")
+
+FloatArray = npt.NDArray[np.float64]
+Downsample = Literal["minmax", "stride"]
+
+#: Default seconds between redraws (4 Hz).
+DEFAULT_INTERVAL = 0.25
+#: Shortest allowed period: a browser keeps up with about 20 Hz at 10k points, 10 Hz at 100k.
+MIN_INTERVAL = 0.05
+#: Default cap of points per trace.
+DEFAULT_MAX_POINTS = 5_000
+#: Newest rows scanned per redraw (before per-asset filtering and the window cut).
+DEFAULT_SCAN_ROWS = 200_000
+
+
+def tables_of(source: Tables | Any) -> Tables:
+    """``source`` itself if it is a :class:`Tables`, else its ``tables`` attribute (a feed)."""
+    if isinstance(source, Tables):
+        return source
+    tables = getattr(source, "tables", None)
+    if not isinstance(tables, Tables):
+        raise TypeError(f"expected Tables or an object with .tables, got {type(source).__name__}")
+    return tables
+
+
+def downsample(
+    x: FloatArray, y: FloatArray, max_points: int, method: Downsample = "minmax"
+) -> tuple[FloatArray, FloatArray]:
+    """Cut ``(x, y)`` to at most ``max_points`` points, always keeping the last one.
+
+    ``"minmax"`` splits the series into equal buckets and keeps each bucket's lowest and highest
+    point (in time order), so spikes stay visible; ``"stride"`` keeps every k-th point counted
+    back from the newest. NaN ``y`` values are dropped first.
+
+    Example:
+        >>> x = np.arange(10.0); y = np.array([0, 9, 1, 1, 1, 1, 1, 1, 1, 5.0])
+        >>> downsample(x, y, 5)[1].tolist()
+        [0.0, 9.0, 1.0, 5.0]
+        >>> downsample(x, y, 4, "stride")[0].tolist()
+        [0.0, 3.0, 6.0, 9.0]
+    """
+    if max_points < 1:
+        raise ValueError("max_points must be at least 1")
+    keep = ~np.isnan(y)
+    if not keep.all():
+        x, y = x[keep], y[keep]
+    n = len(y)
+    if n <= max_points:
+        return x, y
+    if method == "stride" or max_points < 3:
+        step = math.ceil(n / max_points)
+        idx = np.arange(n - 1, -1, -step)[::-1]
+        return x[idx], y[idx]
+    if method != "minmax":
+        raise ValueError(f"unknown downsampling method {method!r}")
+    buckets = (max_points - 1) // 2
+    size = math.ceil(n / buckets)
+    used = (n // size) * size  # the oldest n - used points (< one bucket) are left out
+    start = n - used
+    block = y[start:].reshape(-1, size)
+    base = start + np.arange(block.shape[0]) * size
+    idx = np.unique(
+        np.concatenate([base + block.argmin(axis=1), base + block.argmax(axis=1), [n - 1]])
+    )
+    return x[idx], y[idx]
+
+
+class LiveChart:
+    """Base of the live charts: a figure, the tables it reads, and a redraw timer.
+
+    Args:
+        sources: the tables whose ``version`` triggers a redraw.
+        interval: seconds between redraw checks (clamped to at least :data:`MIN_INTERVAL`).
+        max_points: cap per trace.
+        method: ``"minmax"`` or ``"stride"`` decimation above the cap.
+        window: seconds of history to show (None: all rows in the tables).
+        widget: build a ``go.FigureWidget`` (False: a plain ``go.Figure``, updated the same way).
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[RollingTable],
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        max_points: int = DEFAULT_MAX_POINTS,
+        method: Downsample = "minmax",
+        window: float | None = None,
+        widget: bool = True,
+    ) -> None:
+        self.sources = tuple(sources)
+        self._interval = DEFAULT_INTERVAL
+        self.interval = interval
+        self._max_points = DEFAULT_MAX_POINTS
+        self.max_points = max_points
+        self.method: Downsample = method
+        self._window = window
+        self.paused = False
+        self.redraws = 0
+        self.error: BaseException | None = None
+        self._drawn: tuple[int, ...] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.figure: go.Figure = self._new_figure(widget)
+
+    # ------------------------------------------------------------ settings
+
+    @property
+    def interval(self) -> float:
+        """Seconds between redraw checks (at least :data:`MIN_INTERVAL`)."""
+        return self._interval
+
+    @interval.setter
+    def interval(self, value: float) -> None:
+        if not value > 0:
+            raise ValueError("interval must be positive")
+        self._interval = max(float(value), MIN_INTERVAL)
+
+    @property
+    def max_points(self) -> int:
+        """Cap of points per trace."""
+        return self._max_points
+
+    @max_points.setter
+    def max_points(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("max_points must be at least 1")
+        self._max_points = int(value)
+        self.invalidate()
+
+    @property
+    def window(self) -> float | None:
+        """Seconds of history shown (None: everything the tables hold)."""
+        return self._window
+
+    @window.setter
+    def window(self, value: float | None) -> None:
+        if value is not None and not value > 0:
+            raise ValueError("window must be positive or None")
+        self._window = value
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Force a redraw at the next tick (settings changed)."""
+        self._drawn = None
+
+    # ------------------------------------------------------------ drawing
+
+    def tick(self) -> bool:
+        """Redraw if a source table changed since the last redraw; return whether it drew."""
+        versions = tuple(t.version for t in self.sources)
+        if versions == self._drawn:
+            return False
+        series = self._series()
+        with self.figure.batch_update():
+            for trace, (x, y) in zip(self.figure.data, series, strict=True):
+                trace.x = x
+                trace.y = y
+        self._drawn = versions
+        self.redraws += 1
+        return True
+
+    def start(self) -> LiveChart:
+        """Start the redraw timer on the running loop (the kernel's); idempotent."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._timer())
+        return self
+
+    def stop(self) -> None:
+        """Stop the redraw timer."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the timer runs."""
+        return self._task is not None and not self._task.done()
+
+    def static(self) -> go.Figure:
+        """A plain ``go.Figure`` of the current data (exports, scripts, no widget manager)."""
+        self.tick()
+        return go.Figure(data=list(self.figure.data), layout=self.figure.layout)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # Displaying the chart displays its figure (the widget, or the static figure).
+        return self.figure._repr_mimebundle_(**kwargs)
+
+    async def _timer(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            if self.paused:
+                continue
+            try:
+                self.tick()
+            except Exception as exc:
+                if self.error is None or repr(exc) != repr(self.error):
+                    logger.exception("chart redraw failed")
+                self.error = exc
+            else:
+                self.error = None
+
+    # ------------------------------------------------------------ subclass API
+
+    def _new_figure(self, widget: bool) -> go.Figure:
+        traces, layout = self._traces(), self._layout()
+        if widget:
+            return go.FigureWidget(data=traces, layout=layout)
+        return go.Figure(data=traces, layout=layout)
+
+    def _traces(self) -> list[Any]:
+        raise NotImplementedError
+
+    def _layout(self) -> dict[str, Any]:
+        return {
+            "xaxis": {"type": "date"},
+            "margin": {"l": 40, "r": 10, "t": 40, "b": 30},
+            "height": 360,
+            "legend": {"orientation": "h"},
+        }
+
+    def _series(self) -> list[tuple[FloatArray, FloatArray]]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ helpers
+
+    def _columns(
+        self, table: RollingTable, assets: Sequence[str], *columns: str
+    ) -> dict[str, tuple[FloatArray, list[FloatArray]]]:
+        """Per asset: x in epoch ms (venue time, receive time where null) and the columns."""
+        arrays = table.tail_arrays("ts_ns", "recv_ns", "asset_id", *columns, n=DEFAULT_SCAN_ROWS)
+        ts, recv, asset_ids = arrays[0], arrays[1], arrays[2]
+        ms = _epoch_ms(ts, recv)
+        if self._window is not None and len(ms):
+            recent = ms >= np.nanmax(ms) - self._window * 1e3
+            ms = ms[recent]
+            asset_ids = asset_ids[recent]
+            values = [np.asarray(a, dtype=np.float64)[recent] for a in arrays[3:]]
+        else:
+            values = [np.asarray(a, dtype=np.float64) for a in arrays[3:]]
+        out: dict[str, tuple[FloatArray, list[FloatArray]]] = {}
+        for asset in assets:
+            mask = asset_ids == asset
+            out[asset] = (ms[mask], [v[mask] for v in values])
+        return out
+
+    def _cut(self, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        return downsample(x, y, self._max_points, self.method)
+
+
+class PriceChart(LiveChart):
+    """Mid (and optionally best bid/ask) and trades over time for one market's tokens.
+
+    Args:
+        source: ``feed.tables`` or a feed.
+        assets: the token ids (CLOB: YES and NO of one market; US: the slug).
+        complement: assets drawn as ``1 - p`` (e.g. the NO token, so it overlays YES).
+        bbo: also draw best bid and best ask lines.
+        trades: draw trades as markers.
+        **kwargs: see :class:`LiveChart`.
+    """
+
+    def __init__(
+        self,
+        source: Tables | Any,
+        assets: Sequence[str],
+        *,
+        complement: Iterable[str] = (),
+        bbo: bool = True,
+        trades: bool = True,
+        labels: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        tables = tables_of(source)
+        self.assets = tuple(assets)
+        self.complement = frozenset(complement)
+        self.bbo = bbo
+        self.trades = trades
+        self.labels = dict(labels or {})
+        super().__init__([tables.quotes, tables.trades], **kwargs)
+
+    def _label(self, asset: str) -> str:
+        name = self.labels.get(asset, asset if len(asset) <= 12 else f"{asset[:4]}…{asset[-4:]}")
+        return f"{name} (1-p)" if asset in self.complement else name
+
+    def _traces(self) -> list[Any]:
+        traces: list[Any] = []
+        for asset in self.assets:
+            label = self._label(asset)
+            traces.append(go.Scatter(x=[], y=[], mode="lines", name=f"{label} mid"))
+            if self.bbo:
+                for side in ("bid", "ask"):
+                    traces.append(
+                        go.Scatter(
+                            x=[],
+                            y=[],
+                            mode="lines",
+                            name=f"{label} {side}",
+                            line={"width": 1, "dash": "dot"},
+                        )
+                    )
+            if self.trades:
+                traces.append(
+                    go.Scatter(x=[], y=[], mode="markers", name=f"{label} trades", marker_size=5)
+                )
+        return traces
+
+    def _layout(self) -> dict[str, Any]:
+        return {**super()._layout(), "title": {"text": "Price"}, "yaxis": {"title": "price"}}
+
+    def _series(self) -> list[tuple[FloatArray, FloatArray]]:
+        quotes = self._columns(self.sources[0], self.assets, "mid", "best_bid", "best_ask")
+        trades = self._columns(self.sources[1], self.assets, "price") if self.trades else {}
+        out: list[tuple[FloatArray, FloatArray]] = []
+        for asset in self.assets:
+            flip = asset in self.complement
+            x, (mid, bid, ask) = quotes[asset]
+            if flip:  # 1 - p: the complement's bid is 1 - its ask
+                mid, bid, ask = 1.0 - mid, 1.0 - ask, 1.0 - bid
+            out.append(self._cut(x, mid))
+            if self.bbo:
+                out.append(self._cut(x, bid))
+                out.append(self._cut(x, ask))
+            if self.trades:
+                tx, (price,) = trades[asset]
+                out.append(self._cut(tx, 1.0 - price if flip else price))
+        return out
+
+
+class SpreadChart(LiveChart):
+    """Best ask minus best bid over time, one line per asset.
+
+    Args:
+        source: ``feed.tables`` or a feed.
+        assets: the assets to draw.
+        **kwargs: see :class:`LiveChart`.
+    """
+
+    def __init__(self, source: Tables | Any, assets: Sequence[str], **kwargs: Any) -> None:
+        self.assets = tuple(assets)
+        super().__init__([tables_of(source).quotes], **kwargs)
+
+    def _traces(self) -> list[Any]:
+        return [
+            go.Scatter(x=[], y=[], mode="lines", name=a if len(a) <= 12 else f"{a[:4]}…{a[-4:]}")
+            for a in self.assets
+        ]
+
+    def _layout(self) -> dict[str, Any]:
+        return {**super()._layout(), "title": {"text": "Spread"}, "height": 240}
+
+    def _series(self) -> list[tuple[FloatArray, FloatArray]]:
+        quotes = self._columns(self.sources[0], self.assets, "spread")
+        return [self._cut(quotes[a][0], quotes[a][1][0]) for a in self.assets]
+
+
+def _epoch_ms(ts: npt.NDArray[Any], recv: npt.NDArray[Any]) -> FloatArray:
+    """Venue time in epoch milliseconds as float64 (a date axis reads ms), receive time if null."""
+    ts_i = ts.view(np.int64)
+    recv_i = recv.view(np.int64)
+    null = np.iinfo(np.int64).min
+    ns = np.where(ts_i == null, recv_i, ts_i)
+    out: FloatArray = ns.astype(np.float64) / 1e6
+    return out
