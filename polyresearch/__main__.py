@@ -4,6 +4,8 @@ Commands:
     decode      decode raw frames (one per line) into normalized events
     simulate    run the local exchange simulator (same as ``python -m polyresearch.simulator``)
     demo        the main job: stream from the embedded simulator (see README)
+    record      record raw frames of a feed to Parquet
+    replay      replay a recording (or a frame file) into books and tables
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         "simulate", help="run the local exchange simulator (see: simulate --help)"
     )
     demo.add_parser(subparsers)
+    from polyresearch.cli import record, replay
+
+    record.add_parser(subparsers)
+    replay.add_parser(subparsers)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result
