@@ -1,0 +1,74 @@
+"""Notebooks run top to bottom in a real kernel; their outputs show live data kept arriving."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _text(cell: Any) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            parts.append(output["text"])
+        elif "data" in output:
+            parts.append(output["data"].get("text/plain", ""))
+    return "".join(parts)
+
+
+def _errors(cell: Any) -> list[str]:
+    return [
+        output.get("ename", "") + ": " + output.get("evalue", "")
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+
+
+@pytest.mark.notebook
+def test_quickstart_streams_and_keeps_receiving_between_cells() -> None:
+    """01_quickstart in a real kernel: a dashboard widget, quotes grew while the kernel idled."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(NOTEBOOKS / "01_quickstart.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=120,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    assert len(code) == 3
+    with client.setup_kernel():
+        for index in code:
+            client.execute_cell(nb.cells[index], index)
+            # Host-side pause with no request in flight: the kernel is idle, its loop runs on.
+            time.sleep(0.5)
+    cells = [nb.cells[i] for i in code]
+    for cell in cells:
+        assert _errors(cell) == []
+
+    assert re.search(r"simulator on ws://127\.0\.0\.1:\d+/ws/market", _text(cells[0]))
+
+    second = cells[1]
+    assert any(WIDGET_VIEW in o.get("data", {}) for o in second.outputs)
+    match = re.search(r"following 4 assets; quotes so far: (\d+)", _text(second))
+    assert match is not None
+    before = int(match.group(1))
+
+    third = _text(cells[2])
+    now = re.search(r"quotes now: (\d+)", third)
+    trades = re.search(r"trades: (\d+); chart redraws: (\d+)", third)
+    assert now is not None and trades is not None
+    assert int(now.group(1)) > before  # arrived between cells 2 and 3
+    assert int(trades.group(1)) >= 20
+    assert int(trades.group(2)) > 0  # the dashboard's timers redrew in the kernel
+    assert "shape: (5, 10)" in third  # the polars table of the last trades
