@@ -34,7 +34,8 @@ Resolve = Callable[[str, str], Awaitable[Sequence[str]]]
 class SubscribableFeed(Protocol):
     """What the picker needs of a feed."""
 
-    venue: str
+    @property
+    def venue(self) -> str: ...
 
     @property
     def subscribed(self) -> tuple[str, ...]: ...
@@ -108,7 +109,7 @@ class SubscriptionPicker:
         try:
             assets = await self._assets(key)
             new = tuple(a for a in assets if a not in self.feed.subscribed)
-            await self.feed.subscribe(new)
+            await self._on_feed_loop(self.feed.subscribe(new))
         except Exception as exc:
             self._say(f"could not add {key!r}: {exc}", error=True)
             return ()
@@ -128,7 +129,7 @@ class SubscriptionPicker:
                     gone.append(key)
                 else:
                     gone.extend(a for a in await self._assets(key) if a in self.feed.subscribed)
-            await self.feed.unsubscribe(gone)
+            await self._on_feed_loop(self.feed.unsubscribe(gone))
         except Exception as exc:
             self._say(f"could not remove: {exc}", error=True)
             return ()
@@ -146,6 +147,15 @@ class SubscriptionPicker:
     async def _remove_clicked(self) -> None:
         keys = list(self.subscribed.value) or [self.text.value.strip()]
         await self.remove([k for k in keys if k])
+
+    async def _on_feed_loop(self, coro: Awaitable[None]) -> None:
+        """Await ``coro`` on the loop the feed's connections live on (a runner's thread)."""
+        # Adapter: feed.py keeps its loop private (``_loop``); in thread mode it is not ours.
+        loop = getattr(self.feed, "_loop", None)
+        if isinstance(loop, asyncio.AbstractEventLoop) and loop is not _running_loop():
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_awaited(coro), loop))
+        else:
+            await coro
 
     async def _assets(self, key: str) -> Sequence[str]:
         if self.resolve is None or is_token_id(key) or key in self.feed.subscribed:
@@ -298,6 +308,17 @@ class StatusPanel:
                 self.refresh()
             except Exception:
                 logger.exception("status panel refresh failed")
+
+
+async def _awaited(coro: Awaitable[None]) -> None:
+    await coro
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _render(s: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import pytest
 from _nb_helpers import frontend_click, frontend_update
@@ -133,3 +133,37 @@ async def test_status_panel_counts_rate_and_shows_job_errors() -> None:
             panel.stop()
             await runner.stop_all()
             await asyncio.sleep(0)
+
+
+async def test_picker_drives_a_feed_on_a_runner_thread() -> None:
+    """Thread mode: the picker's subscribe runs on the feed's own loop and data arrives."""
+    runner = Runner(mode="thread")
+    sim = Simulator(seed=10, markets=2, rate=300)
+    await runner.run_simulator("sim", sim).wait_running()
+    first, second = sim.markets()[0].token_ids, sim.markets()[1].token_ids
+    feed = ClobFeed(assets=first, url=sim.clob_market_url)
+    await runner.run_feed("clob", feed).wait_running()
+    loops: list[asyncio.AbstractEventLoop] = []
+    subscribe = feed.subscribe
+
+    async def recording_subscribe(assets: Iterable[str]) -> None:
+        loops.append(asyncio.get_running_loop())
+        await subscribe(assets)
+
+    feed.subscribe = recording_subscribe  # type: ignore[method-assign]
+    try:
+        picker = SubscriptionPicker(feed)
+        frontend_update(picker.text, value=second[0])
+        frontend_click(picker.add_button)
+        await picker.settle()
+        assert picker.message == "added 1 asset(s) for " + repr(second[0])
+        assert loops == [runner.loop]
+        assert runner.loop is not asyncio.get_running_loop()
+        await runner.wait(
+            lambda: second[0] in feed.books and feed.books[second[0]].status is BookStatus.LIVE,
+            within=20,
+        )
+    finally:
+        await runner.stop_all()
+        runner.stop_all_sync()
+    assert not feed.running
