@@ -312,6 +312,8 @@ class PriceChart(LiveChart):
         complement: assets drawn as ``1 - p`` (e.g. the NO token, so it overlays YES).
         bbo: also draw best bid and best ask lines.
         trades: draw trades as markers.
+        fills: draw the account's own fills (rows of the ``orders`` table with an execution
+            price: CLOB user-channel trades, US executions) on top of the price.
         **kwargs: see :class:`LiveChart`.
     """
 
@@ -323,16 +325,19 @@ class PriceChart(LiveChart):
         complement: Iterable[str] = (),
         bbo: bool = True,
         trades: bool = True,
+        fills: bool = False,
         labels: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         tables = tables_of(source)
+        self.fills = fills
         self.assets = tuple(assets)
         self.complement = frozenset(complement)
         self.bbo = bbo
         self.trades = trades
         self.labels = dict(labels or {})
-        super().__init__([tables.quotes, tables.trades], **kwargs)
+        sources = [tables.quotes, tables.trades] + ([tables.orders] if fills else [])
+        super().__init__(sources, **kwargs)
 
     def _label(self, asset: str) -> str:
         name = self.labels.get(asset, asset if len(asset) <= 12 else f"{asset[:4]}…{asset[-4:]}")
@@ -358,6 +363,16 @@ class PriceChart(LiveChart):
                 traces.append(
                     go.Scatter(x=[], y=[], mode="markers", name=f"{label} trades", marker_size=5)
                 )
+            if self.fills:
+                traces.append(
+                    go.Scatter(
+                        x=[],
+                        y=[],
+                        mode="markers",
+                        name=f"{label} my fills",
+                        marker={"size": 11, "symbol": "x", "color": "black"},
+                    )
+                )
         return traces
 
     def _layout(self) -> dict[str, Any]:
@@ -366,6 +381,11 @@ class PriceChart(LiveChart):
     def _series(self) -> list[tuple[FloatArray, FloatArray]]:
         quotes = self._columns(self.sources[0], self.assets, "mid", "best_bid", "best_ask")
         trades = self._columns(self.sources[1], self.assets, "price") if self.trades else {}
+        fills = (
+            self._columns(self.sources[2], self.assets, "last_price", "last_size")
+            if self.fills
+            else {}
+        )
         out: list[tuple[FloatArray, FloatArray]] = []
         for asset in self.assets:
             flip = asset in self.complement
@@ -379,6 +399,11 @@ class PriceChart(LiveChart):
             if self.trades:
                 tx, (price,) = trades[asset]
                 out.append(self._cut(tx, 1.0 - price if flip else price))
+            if self.fills:
+                fx, (fill_price, fill_size) = fills[asset]
+                executed = fill_size > 0  # NaN (no execution) compares False
+                fill_price = fill_price[executed]
+                out.append(self._cut(fx[executed], 1.0 - fill_price if flip else fill_price))
         return out
 
 

@@ -91,6 +91,7 @@ class Dashboard:
         complement: bool = True,
         spread: bool = True,
         depth: bool = True,
+        fills: bool | None = None,
         labels: dict[str, str] | None = None,
     ) -> None:
         self.feed = feed
@@ -100,6 +101,10 @@ class Dashboard:
         self.spread = spread
         self.labels = dict(labels or {})
         self.max_points = max_points
+        if fills is None:  # the account's fills when the feed has a private channel
+            names = [c.name for c in feed.stats().connections]
+            fills = any("user" in n or "private" in n for n in names)
+        self.fills = fills
         self.charts: dict[tuple[str, ...], list[LiveChart]] = {}
         self.status = StatusPanel(feed, runner=runner)
         self.controls = ChartControls([], window=window, interval=interval)
@@ -157,6 +162,7 @@ class Dashboard:
                 self.feed,
                 group,
                 complement=complement,
+                fills=self.fills,
                 labels=self.labels,
                 max_points=self.max_points,
             )

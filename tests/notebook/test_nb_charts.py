@@ -13,6 +13,7 @@ from _nb_helpers import py2js_updates
 from polyresearch.feed import ClobFeed
 from polyresearch.notebook import charts, runner
 from polyresearch.notebook.charts import MIN_INTERVAL, PriceChart, SpreadChart, downsample
+from polyresearch.notebook.dashboard import Dashboard
 from polyresearch.simulator import Simulator
 from polyresearch.state.schemas import Tables, make_tables
 from tests.conftest import UNIT, wait_until
@@ -189,3 +190,46 @@ def test_module_doctests_pass() -> None:
     for module in (charts, runner):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0
+
+
+async def test_own_fills_from_the_user_channel_overlay_the_price() -> None:
+    """fills=True: the account's executions (user channel) appear as markers at their price."""
+    from polyresearch.config import ClobCredentials
+
+    async with Simulator(seed=13, markets=3, rate=0) as sim:
+        c = sim.clob_credentials
+        tokens = [t for m in sim.markets() for t in m.token_ids]
+        feed = ClobFeed(
+            assets=tokens,
+            url=sim.clob_market_url,
+            user_url=sim.clob_user_url,
+            credentials=ClobCredentials(
+                api_key=c.api_key, secret=c.secret, passphrase=c.passphrase
+            ),
+        )
+        async with feed:
+            await wait_until(lambda: len(sim.connections()) >= 2, 20)
+            chart = PriceChart(feed, tokens, bbo=False, trades=False, fills=True, widget=False)
+
+            def executed() -> bool:
+                sim.advance(50)
+                orders = feed.tables.orders
+                _, size = orders.tail_arrays("last_price", "last_size")
+                return bool((size > 0).any())
+
+            await wait_until(executed, 30)
+            chart.tick()
+            price, size, asset = feed.tables.orders.tail_arrays(
+                "last_price", "last_size", "asset_id"
+            )
+            done = (size > 0) & np.isin(asset, tokens)
+            expected = sorted(price[done].tolist())
+            drawn = sorted(
+                p for trace in chart.figure.data if "my fills" in trace.name for p in trace.y
+            )
+            assert drawn == pytest.approx(expected)
+            assert len(drawn) > 0
+            board = Dashboard(feed, markets=[tokens[:2]], depth=False)  # a private channel
+            assert board.fills is True
+            assert any("my fills" in t.name for t in board.charts[tuple(tokens[:2])][0].figure.data)
+            board.close()

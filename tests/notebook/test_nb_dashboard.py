@@ -36,6 +36,7 @@ async def test_dashboard_fills_adds_a_market_pauses_and_replaces() -> None:
             board = nb.dashboard(feed, rest_url=sim.http_url, interval=MIN_INTERVAL)
             first, second, third = (m.token_ids for m in sim.markets())
             assert list(board.charts) == [first, second]
+            assert board.fills is False  # no private channel, no fills trace
             price = board.charts[first][0]
             assert isinstance(price, PriceChart)
             assert price.complement == {first[1]}
