@@ -168,3 +168,35 @@ def test_exit_stops_thread_jobs_cleanly() -> None:
 def test_job_repr_names_state() -> None:
     """A job's repr says its name, kind and state."""
     assert repr(Job(Runner(mode="thread"), "x", "task", None)) == "Job('x', task, starting)"
+
+
+def test_exit_stops_loop_jobs_on_the_stopped_kernel_loop() -> None:
+    """Loop mode: at exit (kernel shutdown: loop stopped, not closed) the stop hooks run."""
+    script = textwrap.dedent(
+        """
+        import asyncio
+        import atexit
+        from polyresearch.notebook.runner import Runner
+        stopped = []
+        atexit.register(lambda: print("stopped", stopped))  # runs last (atexit is LIFO)
+        loop = asyncio.new_event_loop()
+        holder = []
+
+        async def cell():
+            runner = Runner()
+            holder.append(runner)
+
+            async def on_stop():
+                stopped.append(1)
+
+            job = runner.run("forever", asyncio.Event().wait, stop=on_stop)
+            await job.wait_running()
+
+        loop.run_until_complete(cell())  # the loop stops with the job pending, as at shutdown
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "stopped [1]" in out.stdout
+    assert "Task was destroyed" not in out.stderr
