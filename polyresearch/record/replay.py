@@ -61,8 +61,9 @@ _DECODERS: Final[dict[str, dict[str, Callable[..., FrameDecoder]]]] = {
 _MAIN_CHANNEL: Final = {"clob": "market", "us": "markets"}
 _COLUMNS: Final = ["ts_ns", "kind", "direction", "channel", "connection", "epoch", "data"]
 _MARKER_COLUMNS: Final = [*_COLUMNS, "detail"]
-#: Rows between pacing checks and progress updates.
-_STEP: Final = 4096
+# Module-level so that tests can drive pacing with a virtual clock.
+_clock = time.perf_counter
+_sleep = time.sleep
 
 
 def list_chunks(
@@ -452,12 +453,12 @@ class _Pacer:
     def wait(self, ts_ns: int) -> None:
         assert self.speed is not None
         if self._start_ts is None:
-            self._start_ts, self._start_wall = ts_ns, time.perf_counter()
+            self._start_ts, self._start_wall = ts_ns, _clock()
             return
         due = (ts_ns - self._start_ts) / 1e9 / self.speed
-        ahead = due - (time.perf_counter() - self._start_wall)
+        ahead = due - (_clock() - self._start_wall)
         if ahead > 0.001:
-            time.sleep(ahead)
+            _sleep(ahead)
 
 
 def _progress(total: int, wanted: bool | None) -> Any:

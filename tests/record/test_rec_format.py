@@ -98,3 +98,37 @@ def test_frame_file_replay_with_default_params(tmp_path: Path) -> None:
     feed = replay(path, venue="clob", channel="market")
     assert feed.events_by_kind() == {"pong": 1, "last_trade_price": 1}
     assert feed.tables.trades.to_polars()["recv_ns"].dt.epoch("ns").to_list() == [3]
+
+
+def test_paced_replay_sleeps_for_recorded_time_over_speed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """speed=k sleeps (a virtual clock here) until recorded time / k has passed."""
+    import sys
+
+    replay_module = sys.modules["polyresearch.record.replay"]
+    clock = [0.0]
+    monkeypatch.setattr(replay_module, "_clock", lambda: clock[0])
+    monkeypatch.setattr(replay_module, "_sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    with Recorder(tmp_path, venue="clob") as rec:
+        _feed(rec, 129, step=50_000_000)  # 128 steps of 50 ms: 6.4 s of recorded time
+    feed = replay(tmp_path, speed=4.0)
+    assert len(feed.tables.trades) == 129
+    # Pacing is checked every 64 rows: the last check (row 128) is due at 6.4 s / 4.
+    assert clock[0] == pytest.approx(1.6)
+
+
+def test_replay_feed_has_the_live_read_api(tmp_path: Path) -> None:
+    """book(asset), books, tables and stats() behave as on a live feed."""
+    book = (
+        '{"event_type":"book","market":"0xm","asset_id":"9","timestamp":"5","hash":"h",'
+        '"bids":[{"price":"0.4","size":"10"}],"asks":[{"price":"0.6","size":"3"}]}'
+    )
+    with Recorder(tmp_path, venue="clob") as rec:
+        rec.on_frame(direction="in", ts_ns=T0, connection="clob-market-0", epoch=1, data=book)
+    feed = replay(tmp_path)
+    assert "9" in feed.books
+    assert feed.book("9").best_bid() == ("0.4", "10")
+    assert feed.book("9").best_ask() == ("0.6", "3")
+    assert feed.stats().books.snapshots == 1
+    assert feed.tables.quotes.to_polars()["mid"].to_list() == [0.5]
