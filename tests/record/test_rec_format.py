@@ -132,3 +132,32 @@ def test_replay_feed_has_the_live_read_api(tmp_path: Path) -> None:
     assert feed.book("9").best_ask() == ("0.6", "3")
     assert feed.stats().books.snapshots == 1
     assert feed.tables.quotes.to_polars()["mid"].to_list() == [0.5]
+
+
+def test_progress_bar_counts_every_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With tqdm importable, replay(progress=True) advances a bar by every recorded row."""
+    import sys
+    import types
+
+    bars: list[FakeBar] = []
+
+    class FakeBar:
+        def __init__(self, *, total: int, unit: str, desc: str) -> None:
+            self.total, self.done, self.closed = total, 0, False
+            bars.append(self)
+
+        def update(self, n: int) -> None:
+            self.done += n
+
+        def close(self) -> None:
+            self.closed = True
+
+    module = types.ModuleType("tqdm.auto")
+    module.tqdm = FakeBar  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tqdm.auto", module)
+    with Recorder(tmp_path, venue="clob", chunk_rows=7) as rec:
+        _feed(rec, 30)
+    replay(tmp_path, progress=True)
+    assert [(b.total, b.done, b.closed) for b in bars] == [(30, 30, True)]
+    replay(tmp_path)  # small replays show no bar by default
+    assert len(bars) == 1
