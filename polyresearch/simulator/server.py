@@ -126,6 +126,36 @@ def text_frame(payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
+def _frame_chunks(wire: memoryview, size: int) -> list[memoryview]:
+    r"""Split concatenated server frames into slices that end on frame boundaries.
+
+    Each slice but the last holds at least ``size`` bytes.
+
+    Example:
+        >>> wire = memoryview(text_frame(b"a" * 3) * 4)
+        >>> [bytes(c) for c in _frame_chunks(wire, 8)]
+        [b'\x81\x03aaa\x81\x03aaa', b'\x81\x03aaa\x81\x03aaa']
+    """
+    chunks: list[memoryview] = []
+    start = pos = 0
+    end = len(wire)
+    while pos < end:
+        length = wire[pos + 1] & 0x7F
+        if length == 126:
+            length, head = int.from_bytes(wire[pos + 2 : pos + 4], "big"), 4
+        elif length == 127:
+            length, head = int.from_bytes(wire[pos + 2 : pos + 10], "big"), 10
+        else:
+            head = 2
+        pos += head + length
+        if pos - start >= size:
+            chunks.append(wire[start:pos])
+            start = pos
+    if start < end:
+        chunks.append(wire[start:])
+    return chunks
+
+
 #: Non-GET requests are rewritten to ``GET {prefix}{METHOD}{path}`` (see ``_SimConnection``).
 _METHOD_PREFIX: Final = "/__sim_method__/"
 
@@ -450,12 +480,13 @@ class Link:
             The number of frames written.
         """
         sent = 0
-        view = memoryview(wire)
+        # Chunks end on frame boundaries: anything else written between two chunks (a PONG, a
+        # dump after a resubscribe) must not land inside a frame and corrupt the stream.
+        chunks = _frame_chunks(memoryview(wire), BLAST_CHUNK)
         while self.is_open():
-            for start in range(0, len(view), BLAST_CHUNK):
+            for chunk in chunks:
                 if not self.is_open():
                     return sent
-                chunk = view[start : start + BLAST_CHUNK]
                 self._transport.write(chunk)
                 self._ctx.counters.bytes_sent += len(chunk)
                 await self._drain()
