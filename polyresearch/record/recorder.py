@@ -8,7 +8,9 @@ the recording: the oldest chunks this recorder wrote are deleted (and counted) t
 
 Credentials never reach disk: feeds already redact outgoing frames (the CLOB ``auth`` object),
 and the recorder scrubs again, defensively, any ``auth`` object and any secret-looking field
-(``secret``, ``passphrase``, ``apiKey``, ``signature``, ``X-PM-*``...) in frames and markers.
+(``secret``, ``passphrase``, ``apiKey``, ``signature``, ``X-PM-*``, ``owner``...) in outgoing
+frames, markers and the inbound frames of authenticated channels (public market data is kept
+byte for byte).
 
 Example:
     >>> import tempfile
@@ -66,6 +68,10 @@ _HINTS = (
     b"x-pm-",
     b"owner",
 )
+
+
+#: Authenticated channels: their inbound frames are scrubbed too.
+_PRIVATE_CHANNELS = frozenset({"user", "private"})
 
 
 def scrub(data: bytes, values: tuple[bytes, ...] = ()) -> tuple[bytes, int]:
@@ -172,6 +178,7 @@ class Recorder:
         self._written: list[tuple[Path, int, int]] = []  # (path, rows, bytes), oldest first
         self._total_bytes = 0
         self._closed = False
+        self._channels: dict[str, str] = {}  # connection name -> channel, parsed once
         # frames, markers, rows written, chunks, bytes, scrubbed, rotated chunks/rows/bytes, errors
         self._counts = [0] * 10
 
@@ -189,11 +196,16 @@ class Recorder:
         """Record one raw frame (outgoing frames arrive redacted; scrubbed again here)."""
         text = isinstance(data, str)
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
-        raw, hits = scrub(raw, self._redact)
+        channel = self._channels.get(connection) or self._channel(connection)
+        hits = 0
+        # Public market data cannot hold our credentials: the scrub (a per-frame cost) covers
+        # what we send and what authenticated channels (CLOB user, US private) send us.
+        if direction == "out" or channel in _PRIVATE_CHANNELS:
+            raw, hits = scrub(raw, self._redact)
         with self._lock:
             self._counts[0] += 1
             self._counts[5] += hits
-            self._add(ts_ns, "frame", direction, connection, epoch, raw, text, None)
+            self._add(ts_ns, "frame", direction, channel, connection, epoch, raw, text, None)
 
     def on_marker(self, *, kind: str, ts_ns: int, connection: str, epoch: int, detail: str) -> None:
         """Record a connection marker (connect, disconnect, stale, failed)."""
@@ -201,7 +213,10 @@ class Recorder:
         with self._lock:
             self._counts[1] += 1
             self._counts[5] += hits
-            self._add(ts_ns, "marker", kind, connection, epoch, None, False, clean.decode())
+            channel = self._channels.get(connection) or self._channel(connection)
+            self._add(
+                ts_ns, "marker", kind, channel, connection, epoch, None, False, clean.decode()
+            )
 
     # Public API.
 
@@ -242,11 +257,16 @@ class Recorder:
 
     # Private methods.
 
+    def _channel(self, connection: str) -> str:
+        channel = self._channels[connection] = channel_of(connection)
+        return channel
+
     def _add(
         self,
         ts_ns: int,
         kind: str,
         direction: str,
+        channel: str,
         connection: str,
         epoch: int,
         data: bytes | None,
@@ -264,7 +284,7 @@ class Recorder:
         columns["ts_ns"].append(ts_ns)
         columns["kind"].append(kind)
         columns["direction"].append(direction)
-        columns["channel"].append(channel_of(connection))
+        columns["channel"].append(channel)
         columns["connection"].append(connection)
         columns["epoch"].append(epoch)
         columns["data"].append(data)

@@ -83,3 +83,14 @@ def test_scrub_leaves_market_frames_untouched() -> None:
     """Ordinary market data passes through byte for byte (replay fidelity)."""
     frame = b'{"event_type":"book","asset_id":"1","bids":[{"price":"0.5","size":"10"}]}'
     assert scrub(frame) == (frame, 0)
+
+
+def test_private_inbound_frames_scrubbed_market_frames_kept(tmp_path: Path) -> None:
+    """An owner (API key) echoed on the user channel is scrubbed; market frames stay as sent."""
+    user = b'{"event_type":"order","owner":"67bb40a1-f0be-480a-9260-6a2975b82317","id":"1"}'
+    market = b'{"event_type":"book","owner":"not-ours","asset_id":"1"}'
+    with Recorder(tmp_path, venue="clob") as rec:
+        rec.on_frame(direction="in", ts_ns=1, connection="clob-user", epoch=1, data=user)
+        rec.on_frame(direction="in", ts_ns=2, connection="clob-market-0", epoch=1, data=market)
+    data = scan_recording(tmp_path).collect()["data"].to_list()
+    assert data == [b'{"event_type":"order","owner":"<redacted>","id":"1"}', market]
