@@ -72,3 +72,28 @@ def test_quickstart_streams_and_keeps_receiving_between_cells() -> None:
     assert int(trades.group(1)) >= 20
     assert int(trades.group(2)) > 0  # the dashboard's timers redrew in the kernel
     assert "shape: (5, 10)" in third  # the polars table of the last trades
+
+
+@pytest.mark.notebook
+def test_quickstart_rerunning_the_stream_cell_leaks_nothing() -> None:
+    """Re-running cell 2 in a real kernel: one feed and one live dashboard remain, not two."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(NOTEBOOKS / "01_quickstart.ipynb", as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    keep = nbformat.v4.new_code_cell("first_feed, first_board = feed, board")
+    check = nbformat.v4.new_code_cell(
+        "await runner.wait(lambda: not first_feed.running)\n"
+        "print(sorted(runner.jobs), first_feed.running, feed.running, feed is first_feed,\n"
+        "      any(c.running for c in first_board.all_charts),\n"
+        "      all(c.running for c in board.all_charts))"
+    )
+    rerun = nbformat.v4.new_code_cell(code[1].source)
+    nb.cells = [code[0], code[1], keep, rerun, check]
+    client = nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    client.execute()
+    for cell in nb.cells:
+        assert _errors(cell) == []
+    assert _text(nb.cells[-1]).strip() == "['clob', 'sim'] False True False False True"
