@@ -83,9 +83,9 @@ __all__ = [
     "UnknownEventError",
     "UsCredentials",
     "UsFeed",
+    "__version__",
     "alookup",
     "clob",
     "lookup",
     "us",
-    "__version__",
 ]
