@@ -10,7 +10,8 @@ which would measure event-loop wake-ups rather than parsing. So this process:
    time (so every frame is a consistent full book of one market);
 2. stops the simulator and serves ``/v1/ws/markets`` itself: after a client's first message
    (its subscription) it writes the recorded frames, pre-framed, over and over into the
-   transport in 1 MiB chunks with back-pressure, like the simulator's CLOB blast.
+   transport in chunks of about 1 MiB (cut on frame boundaries) with back-pressure, like the
+   simulator's CLOB blast.
 
 Every US client (our ``UsFeed``, the official ``polymarket-us`` SDK, a bare loop) therefore
 receives byte-identical frames. Upgrade signatures are not checked (the frames are what is
@@ -82,8 +83,31 @@ async def capture(
         return recorded[:frames], slugs, {"key_id": creds.key_id, "secret_key": creds.secret_key}
 
 
-async def serve_frames(wire: bytes, frames_per_cycle: int, summary: dict[str, object]) -> None:
-    """Serve ``wire`` (pre-framed) to every markets-socket client after its first message."""
+def chunked(frames: list[str]) -> list[bytes]:
+    """The frames, WebSocket-framed and joined into chunks of about ``CHUNK`` bytes.
+
+    Chunks end on frame boundaries, so that what websockets itself writes between two chunks
+    (its keepalive pings, a close frame) never lands inside a frame.
+    """
+    chunks: list[bytes] = []
+    pending: list[bytes] = []
+    size = 0
+    for frame in frames:
+        wire = text_frame(frame.encode())
+        pending.append(wire)
+        size += len(wire)
+        if size >= CHUNK:
+            chunks.append(b"".join(pending))
+            pending, size = [], 0
+    if pending:
+        chunks.append(b"".join(pending))
+    return chunks
+
+
+async def serve_frames(
+    chunks: list[bytes], frames_per_cycle: int, summary: dict[str, object]
+) -> None:
+    """Serve the chunks, cyclically, to every markets-socket client after its first message."""
 
     async def handler(ws: ServerConnection) -> None:
         if ws.request is None or ws.request.path.partition("?")[0] != "/v1/ws/markets":
@@ -101,13 +125,12 @@ async def serve_frames(wire: bytes, frames_per_cycle: int, summary: dict[str, ob
 
         reader = asyncio.create_task(drain_reads())
         transport = ws.transport
-        view = memoryview(wire)
         try:
             while not transport.is_closing():
-                for start in range(0, len(view), CHUNK):
+                for chunk in chunks:
                     if transport.is_closing():
                         break
-                    transport.write(view[start : start + CHUNK])
+                    transport.write(chunk)
                     await ws.drain()
                 await asyncio.sleep(0)
         except (ConnectionClosed, ConnectionError):
@@ -132,16 +155,16 @@ async def serve_frames(wire: bytes, frames_per_cycle: int, summary: dict[str, ob
 async def main_async(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     frames, slugs, creds = await capture(args.markets, args.frames, args.seed)
-    wire = b"".join(text_frame(f.encode()) for f in frames)
+    chunks = chunked(frames)
     summary: dict[str, object] = {
         "slugs": slugs,
         **creds,
         "frames": len(frames),
-        "bytes": len(wire),
+        "bytes": sum(len(c) for c in chunks),
         "mean_frame_bytes": round(sum(len(f) for f in frames) / len(frames)),
         "capture_s": round(time.perf_counter() - started, 2),
     }
-    await serve_frames(wire, len(frames), summary)
+    await serve_frames(chunks, len(frames), summary)
 
 
 def main() -> None:
