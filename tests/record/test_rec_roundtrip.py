@@ -96,7 +96,15 @@ def test_truncated_recording_replays_whole_chunks(
     root = tmp_path / "cut"
     shutil.copytree(clob_recording.directory, root)
     paths, _, _ = list_chunks(root)
-    last = paths[-1]
+
+    def inbound_frames(path: Path) -> int:
+        chunk = pl.read_parquet(path)
+        return chunk.filter((pl.col("kind") == "frame") & (pl.col("direction") == "in")).height
+
+    # Cut the newest chunk that holds inbound frames (the very last one may hold only the
+    # closing markers, and cutting it would lose nothing countable).
+    index = max(i for i, p in enumerate(paths) if inbound_frames(p) > 0)
+    last = paths[index]
     data = last.read_bytes()
     # What a crash mid-write leaves: a partial hidden temp file; and a copy cut off mid-file.
     (last.parent / f".{last.name}.tmp").write_bytes(data[: len(data) // 2])
@@ -104,7 +112,7 @@ def test_truncated_recording_replays_whole_chunks(
     feed = replay(root)
     assert feed.notes["partial_chunks_skipped"] == 1
     assert feed.notes["unreadable_chunks_skipped"] == 1
-    whole = pl.concat([pl.read_parquet(p) for p in paths[:-1]])
+    whole = pl.concat([pl.read_parquet(p) for i, p in enumerate(paths) if i != index])
     inbound = whole.filter((pl.col("kind") == "frame") & (pl.col("direction") == "in")).height
     assert feed.stats().frames_in == inbound < clob_recording.stats.frames_in
 
