@@ -80,6 +80,24 @@ def test_clob_market_examples_crlf_and_oversize() -> None:
     assert summary["dropped"] == {"oversized": 1}
 
 
+def test_clob_price_change_fields_by_name() -> None:
+    """A price_change line shows the event's fields by name (kind, changes, ts_ns...)."""
+    change = _one_line(DATA / "clob" / "server_price_change.json")
+    lines, summary = _decode("clob", "market", f"{change}\n{change}\n")
+    assert lines[0] == lines[1] | {"line": 1}
+    record = lines[0]
+    assert (record["line"], record["kind"], record["venue"]) == (1, "price_change", "clob")
+    assert record["timestamp"] == "1757908892351"
+    assert record["ts_ns"] == 1_757_908_892_351_000_000
+    assert [(c["side"], c["price"], c["size"]) for c in record["changes"]] == [
+        ("BUY", "0.5", "200"),
+        ("SELL", "0.5", "200"),
+    ]
+    assert record["changes"][1]["best_bid"] == "0"
+    assert not {"event_type", "price_changes", "hash"} & set(record)  # no wire names, no None
+    assert summary["events_by_kind"] == {"price_change": 2}
+
+
 def test_non_utf8_line_is_a_drop_not_a_crash() -> None:
     """A line of invalid UTF-8 is reported as not_utf8 and decoding continues."""
     result = subprocess.run(

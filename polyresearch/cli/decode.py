@@ -83,8 +83,21 @@ def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
             yield number, frame
 
 
+def _builtins(value: Any) -> Any:
+    """``value`` as JSON-ready builtins, structs keyed by their attribute names.
+
+    ``msgspec.to_builtins`` keys a struct by its encoded names, and ``PriceChange`` encodes
+    ``kind``/``changes`` under their wire names; the output documents the events' fields.
+    """
+    if isinstance(value, msgspec.Struct):
+        return {name: _builtins(getattr(value, name)) for name in value.__struct_fields__}
+    if isinstance(value, tuple | list):
+        return [_builtins(item) for item in value]
+    return msgspec.to_builtins(value)
+
+
 def _record(line: int, event: Event) -> dict[str, Any]:
-    fields = msgspec.to_builtins(event)
+    fields = _builtins(event)
     # Unset optional fields are left out: the output shows what the frame actually said.
     return {"line": line, **{k: v for k, v in fields.items() if v is not None}}
 

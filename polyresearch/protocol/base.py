@@ -20,7 +20,6 @@ Drop reasons (stable strings, used as table values and counter keys):
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, Literal
@@ -50,6 +49,9 @@ DROP_REASONS: Final[tuple[str, ...]] = (
     "unknown_event",
     "unknown_text",
 )
+
+# Built once: ``bytes | bytearray | memoryview`` in an isinstance() call builds a union per call.
+_BINARY: Final = (bytes, bytearray, memoryview)
 
 
 class DecoderStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,12 +97,25 @@ class FrameDecoder:
     def __init__(self, venue: Venue, channel: str, *, max_frame_bytes: int) -> None:
         self.venue: Venue = venue
         self.channel = channel
-        self.max_frame_bytes = positive_int(max_frame_bytes, "max_frame_bytes")
+        self.max_frame_bytes = max_frame_bytes
         self._frames_in = 0
         self._bytes_in = 0
         self._events_out = 0
-        self._by_kind: Counter[str] = Counter()
-        self._dropped: Counter[str] = Counter()
+        # Plain dicts counted with get(): a Counter is a dict subclass whose missing keys go
+        # through a Python-level __missing__.
+        self._by_kind: dict[str, int] = {}
+        self._dropped: dict[str, int] = {}
+
+    @property
+    def max_frame_bytes(self) -> int:
+        """Frames larger than this many bytes are dropped as ``oversized``."""
+        return self._max_frame_bytes
+
+    @max_frame_bytes.setter
+    def max_frame_bytes(self, value: int) -> None:
+        self._max_frame_bytes = positive_int(value, "max_frame_bytes")
+        # A str of n chars is at most 4n UTF-8 bytes: up to this many, it fits unmeasured.
+        self._max_str_chars = self._max_frame_bytes // 4
 
     # Public methods for receiving data.
 
@@ -116,18 +131,12 @@ class FrameDecoder:
         """
         self._frames_in += 1
         size = len(frame)
-        if isinstance(frame, str) and size * 4 > self.max_frame_bytes:
+        if size > self._max_str_chars and isinstance(frame, str):
             size = len(frame.encode("utf-8", "surrogatepass"))
         self._bytes_in += size
-        if size > self.max_frame_bytes:
-            return [
-                self.drop(
-                    "oversized",
-                    f"{size} bytes > max_frame_bytes={self.max_frame_bytes}",
-                    frame[:200],
-                )
-            ]
-        if isinstance(frame, bytes | bytearray | memoryview):
+        if size > (limit := self._max_frame_bytes):
+            return [self.drop("oversized", f"{size} bytes > max_frame_bytes={limit}", frame[:200])]
+        if isinstance(frame, _BINARY):
             try:
                 text = bytes(frame).decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -139,10 +148,12 @@ class FrameDecoder:
         except Exception as exc:  # the decoder's last line of defence: never crash a stream
             logger.exception("decoder bug on a %s/%s frame", self.venue, self.channel)
             return [self.drop("wrong_shape", f"decoder error: {type(exc).__name__}", text)]
+        by_kind = self._by_kind
         for event in events:
-            if event.kind != "dropped":
+            kind = event.kind
+            if kind != "dropped":
+                by_kind[kind] = by_kind.get(kind, 0) + 1
                 self._events_out += 1
-                self._by_kind[event.kind] += 1
         return events
 
     def stats(self) -> DecoderStats:
@@ -161,8 +172,9 @@ class FrameDecoder:
 
     def drop(self, reason: DropReason, detail: str, frame: str | bytes | None) -> Dropped:
         """Count, log and return a drop. ``frame`` is kept only as a truncated excerpt."""
-        first = self._dropped[reason] == 0
-        self._dropped[reason] += 1
+        count = self._dropped.get(reason, 0)
+        first = count == 0
+        self._dropped[reason] = count + 1
         cut = excerpt(frame)
         logger.log(
             logging.WARNING if first else logging.DEBUG,

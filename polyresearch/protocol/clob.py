@@ -21,7 +21,8 @@ What the decoders accept (both channels, see :class:`ClobMarketDecoder`):
 
 Conventions: prices and sizes stay the venue's decimal strings; book sides come out best-first
 whatever the wire order (§4.1), ordered by exact decimal comparison; ``price_change`` sides
-``BUY``/``SELL`` become ``"bid"``/``"ask"``, trade sides ``"buy"``/``"sell"``; timestamps
+stay the wire's ``"BUY"``/``"SELL"`` (upper-cased; ``LevelChange.book_side`` gives
+``"bid"``/``"ask"``), trade sides become ``"buy"``/``"sell"``; timestamps
 become ``ts_ns`` by magnitude (see :func:`timestamp_ns`), and books and price changes keep the
 raw ``timestamp`` text because the book hash is computed over it (§6.4). Unknown keys are
 ignored (schema drift is common, §7.3). The decoder checks types, not numeric content, except
@@ -37,8 +38,8 @@ Example:
     ...     '"side":"BUY","hash":"ab","best_bid":"0.5","best_ask":"1"}],'
     ...     '"timestamp":"1757908892351","event_type":"price_change"}'
     ... )
-    >>> event.changes[0].side, event.changes[0].size, event.ts_ns
-    ('bid', '20', 1757908892351000000)
+    >>> event.changes[0].side, event.changes[0].book_side, event.changes[0].size, event.ts_ns
+    ('BUY', 'bid', '20', 1757908892351000000)
     >>> decoder.receive("PONG")[0].kind
     'pong'
 """
@@ -51,7 +52,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from operator import attrgetter
-from typing import Any, Final, Literal, TypeAlias
+from typing import Annotated, Any, Final, Literal, TypeAlias
 
 import msgspec
 
@@ -60,7 +61,6 @@ from polyresearch.errors import ConfigError
 from polyresearch.protocol.base import DecoderStats, DropReason, FrameDecoder
 from polyresearch.protocol.events import (
     BestBidAsk,
-    BookSide,
     BookSnapshot,
     Dropped,
     Event,
@@ -69,6 +69,7 @@ from polyresearch.protocol.events import (
     MarketResolved,
     NewMarket,
     NoNewAssets,
+    OrderSide,
     OrderUpdate,
     Pong,
     PriceChange,
@@ -335,6 +336,10 @@ _MILLIS_BELOW: Final = 100_000_000_000_000
 _MICROS_BELOW: Final = 100_000_000_000_000_000
 _NS_MAX: Final = 2**63 - 1
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+# Decodes the JSON integer grammar (optional "-", no leading zeros, JSON whitespace around) to
+# the same int as int(); refuses the rest, which int() then reads as before.
+_decode_int = msgspec.json.Decoder(int).decode
+_INT_ERRORS: Final = (msgspec.DecodeError, UnicodeEncodeError)
 _ONE_US: Final = timedelta(microseconds=1)
 
 
@@ -371,9 +376,12 @@ def timestamp_ns(value: str | int | float | None) -> int | None:
     """
     if value.__class__ is str:  # the usual case first: a decimal integer string
         try:
-            number = int(value)
-        except ValueError:
-            return _text_ns(value)
+            number = _decode_int(value)  # a JSON integer: same value as int(), cheaper
+        except _INT_ERRORS:
+            try:
+                number = int(value)  # also "+1", "0123", "1_000", other spaces and digits
+            except ValueError:
+                return _text_ns(value)
         if _SECONDS_BELOW <= number < _MILLIS_BELOW:
             return number * 1_000_000
         return _scale(number)
@@ -623,38 +631,33 @@ class _Probe(msgspec.Struct, gc=False):
 
 
 # The hot path (§3.6: ``event_type`` comes last in real price_change frames, so the union has
-# to scan for it): a decoder for exactly the current price_change schema, chosen by looking at
-# the frame's tail. Anything it refuses goes the general way.
-class _FastChange(msgspec.Struct, gc=False):
-    asset_id: str
-    price: str
-    size: str
-    side: Literal["BUY", "SELL"]
-    hash: str | None = None
-    best_bid: str | None = None
-    best_ask: str | None = None
-
-
-class _FastPriceChange(msgspec.Struct, gc=False):
-    market: str
-    price_changes: list[_FastChange]
-    timestamp: str
-    # A plain required field, not a tag: the fast path must refuse what the union refuses.
-    event_type: Literal["price_change"]
-
-
-_PC_TAIL: Final = '"price_change"}'
-_PC_TAIL_LEN: Final = -len(_PC_TAIL)
-
-_decode_fast_pc = msgspec.json.Decoder(_FastPriceChange).decode
+# to scan for it): frames of exactly the current price_change schema are decoded straight into
+# the public ``PriceChange``, which mirrors that schema (its ``kind`` is the wire's required
+# ``event_type``, so every ``event_type`` key of the frame is checked). Anything this decoder
+# refuses goes the general way.
+_decode_fast_pc = msgspec.json.Decoder(PriceChange).decode
+# The timestamp as JSON integer text in the millisecond band of timestamp_ns(), else an error.
+_decode_ms = msgspec.json.Decoder(
+    Annotated[int, msgspec.Meta(ge=_SECONDS_BELOW, lt=_MILLIS_BELOW)]
+).decode
+# The fast paths count frames above this unit and their characters below it, in one number
+# (no run receives 2**64 characters).
+_ONE_FRAME: Final = 1 << 64
+# Constant slices: frame[-3:-2] would build a slice object per frame.
+_TAIL: Final = slice(-3, -2)  # the char before '"}'
+_HEAD: Final = slice(0, 1)
+_force_setattr = msgspec.structs.force_setattr
 _decode_event = msgspec.json.Decoder(_Wire).decode
+# A single tagged struct checks the tag when present and accepts it missing: the general path
+# infers such an object to be a book too (§3.4) when its fields make one.
+_decode_book = msgspec.json.Decoder(_WBook).decode
 _decode_items = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode_probe = msgspec.json.Decoder(_Probe).decode
 _decode_any = msgspec.json.Decoder().decode
 # Decoders for the same structs without requiring the tag (a single tagged struct accepts a
 # missing tag), for the inferred kinds of §3.4.
 _decode_untagged: Final[dict[str, Callable[[str | bytes], Any]]] = {
-    "book": msgspec.json.Decoder(_WBook).decode,
+    "book": _decode_book,
     "trade": msgspec.json.Decoder(_WTrade).decode,
     "order": msgspec.json.Decoder(_WOrder).decode,
 }
@@ -662,7 +665,8 @@ _decode_untagged: Final[dict[str, Callable[[str | bytes], Any]]] = {
 # Everything msgspec may raise on hostile input: bad JSON or types, a str frame with lone
 # surrogates (not encodable to UTF-8), nesting too deep for the C recursion guard.
 _DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeEncodeError, RecursionError)
-_FAST_ERRORS: Final = (*_DECODE_ERRORS, ValueError)
+# TypeError: a timestamp that is not text (null, a number) given to _decode_ms.
+_FAST_ERRORS: Final = (*_DECODE_ERRORS, TypeError)
 
 # Values of credential keys, scrubbed from drop excerpts (only the excerpt's head is shown).
 _CREDENTIAL_VALUE: Final = re.compile(
@@ -678,11 +682,11 @@ class _BadEvent(Exception):
     """A well-typed object whose values still make no sense (a side of ``"UP"``, ...)."""
 
 
-_BOOK_SIDES: Final[dict[str, BookSide]] = {"BUY": "bid", "SELL": "ask"}
+_BOOK_SIDES: Final[dict[str, OrderSide]] = {"BUY": "BUY", "SELL": "SELL"}
 _TRADE_SIDES: Final[dict[str, Side]] = {"BUY": "buy", "SELL": "sell"}
 
 
-def _book_side(side: str) -> BookSide:
+def _book_side(side: str) -> OrderSide:
     found = _BOOK_SIDES.get(side) or _BOOK_SIDES.get(side.upper())
     if found is None:
         raise _BadEvent(f"unknown price_change side {side[:20]!r}")
@@ -723,14 +727,19 @@ def _canonical(prices: list[str]) -> bool:
 
     For such strings, comparing the text is comparing the numbers exactly: same integer part,
     then digit by digit, a prefix being the smaller. Checked with a few C-level string passes
-    over the joined prices instead of a Decimal per level (a book is ~40 levels).
+    over the joined prices instead of a Decimal per level (a book is ~40 levels): removing
+    every ``|0.`` must remove exactly the n-1 separators (so no price holds a ``|``, and each
+    one after the first starts with ``0.``), the first must start with ``0.``, and what is
+    left after that must be ASCII digits.
     """
-    joined = "|" + "|".join(prices)
-    n = len(prices)
-    if joined.count("|") != n or joined.count("|0.") != n:
-        return False
-    digits = joined.replace("|0.", "")
-    return not digits or (digits.isascii() and digits.isdigit())
+    joined = "|".join(prices)
+    rest = joined.replace("|0.", "")
+    return (
+        len(rest) == len(joined) - 3 * len(prices) + 3
+        and joined[:2] == "0."
+        and joined.isascii()
+        and (len(rest) == 2 or rest[2:].isdigit())
+    )
 
 
 def _best_first(levels: tuple[Level, ...], *, descending: bool) -> tuple[Level, ...]:
@@ -739,6 +748,7 @@ def _best_first(levels: tuple[Level, ...], *, descending: bool) -> tuple[Level, 
     Prices are compared as text when that is exact (:func:`_canonical`, what the venue
     sends), else as Decimals (``".48"``, ``"1"``). Real books arrive worst-first (bids
     ascending, asks descending, §4.1): one run that the sort reverses in linear time.
+    The sort is stable: equal prices keep their wire order.
 
     Raises:
         _BadEvent: a price that is not a finite number.
@@ -747,8 +757,11 @@ def _best_first(levels: tuple[Level, ...], *, descending: bool) -> tuple[Level, 
         if levels:
             _decimal_keys([levels[0].price])  # still refuse a junk price
         return levels
-    prices = list(map(_PRICE, levels))
+    prices = [level.price for level in levels]  # cheaper than map(attrgetter) on a struct
     if _canonical(prices):
+        # A run in wire order (worst-first, §4.1) costs the sort one linear pass. (Checking
+        # for it first costs as much: the prices must also be checked for ties, which a
+        # stable sort keeps in wire order.)
         return tuple(sorted(levels, key=_PRICE, reverse=descending))
     keys = _decimal_keys(prices)
     order = sorted(range(len(levels)), key=keys.__getitem__, reverse=descending)
@@ -788,9 +801,9 @@ def _price_change(w: _WPriceChange) -> PriceChange:
             [
                 LevelChange(
                     asset_id=c.asset_id,
-                    side=_book_side(c.side),
                     price=c.price,
                     size=c.size,
+                    side=_book_side(c.side),
                     hash=c.hash,
                     best_bid=c.best_bid,
                     best_ask=c.best_ask,
@@ -843,6 +856,10 @@ def _tick_size_change(w: _WTickSizeChange) -> TickSizeChange:
 
 
 def _last_trade_price(w: _WLastTradePrice) -> Trade:
+    try:  # inlined usual case of timestamp_ns(): a millisecond JSON integer string
+        ts_ns = _decode_ms(w.timestamp) * 1_000_000  # type: ignore[arg-type]
+    except _FAST_ERRORS:
+        ts_ns = timestamp_ns(w.timestamp)
     return Trade(
         kind="last_trade_price",
         venue="clob",
@@ -850,8 +867,9 @@ def _last_trade_price(w: _WLastTradePrice) -> Trade:
         asset_id=w.asset_id,
         price=w.price,
         size=w.size,
-        side=_trade_side(w.side),
-        ts_ns=timestamp_ns(w.timestamp),
+        # The usual "BUY"/"SELL" by one lookup; anything else (None, case, junk) by _trade_side.
+        side=_TRADE_SIDES.get(w.side) or _trade_side(w.side),  # type: ignore[arg-type]
+        ts_ns=ts_ns,
         fee_rate_bps=w.fee_rate_bps,
         transaction_hash=w.transaction_hash,
     )
@@ -977,9 +995,10 @@ class _ClobDecoder(FrameDecoder):
 
     def __init__(self, channel: str, *, max_frame_bytes: int) -> None:
         super().__init__("clob", channel, max_frame_bytes=max_frame_bytes)
-        # Frames taken by the fast path in receive(), folded into the base counters by stats().
-        self._fast_frames = 0
-        self._fast_chars = 0
+        # Frames taken by the fast paths in receive(), folded into the base counters by stats().
+        # Each: frames * _ONE_FRAME + their characters (one update per frame).
+        self._fast_pc = 0  # price_change frames
+        self._fast_kinds: dict[str, int] = {}  # other single-object frames, by kind
 
     def receive(self, frame: str | bytes) -> list[Event]:
         """Decode one raw frame into events, in wire order. Never raises for bad input.
@@ -990,62 +1009,59 @@ class _ClobDecoder(FrameDecoder):
         Returns:
             The frame's events, with a ``Dropped`` in place of each part that could not be used.
         """
-        # Fast path for the frame that is ~92% of a market stream: one current-schema
-        # price_change object as str. Inlined here on purpose: a helper call costs as much as
-        # what it would save (performance-notes.md Q1). It must produce exactly what the
-        # general path produces (tests compare them); anything unusual takes the general path.
-        # str of n chars is at most 4n UTF-8 bytes, so it cannot be oversized when 4n fits.
-        if (
-            type(frame) is str
-            and frame[_PC_TAIL_LEN:] == _PC_TAIL
-            and len(frame) * 4 <= self.max_frame_bytes
-        ):
-            try:
-                wire = _decode_fast_pc(frame)
-                ms = int(wire.timestamp)
-            except _FAST_ERRORS:
-                return FrameDecoder.receive(self, frame)
-            if not 100_000_000_000 <= ms < 100_000_000_000_000:  # not ms: timestamp_ns() decides
-                return FrameDecoder.receive(self, frame)
-            changes = []
-            for c in wire.price_changes:
-                changes.append(
-                    LevelChange(
-                        asset_id=c.asset_id,
-                        side="bid" if c.side == "BUY" else "ask",
-                        price=c.price,
-                        size=c.size,
-                        hash=c.hash,
-                        best_bid=c.best_bid,
-                        best_ask=c.best_ask,
-                    )
-                )
-            self._fast_frames += 1
-            self._fast_chars += len(frame)
-            return [
-                PriceChange(
-                    kind="price_change",
-                    venue="clob",
-                    market=wire.market,
-                    changes=tuple(changes),
-                    ts_ns=ms * 1_000_000,
-                    timestamp=wire.timestamp,
-                )
-            ]
+        # Fast paths for a str frame holding one JSON object (nearly every frame of a stream).
+        # Inlined here on purpose: a helper call costs as much as what it would save
+        # (performance-notes.md Q1). They must produce exactly what the general path produces
+        # (tests compare them); anything unusual (bytes, arrays, control texts, drops, ...)
+        # takes the general path, which then does all the work and counting itself.
+        # A str of n chars is at most 4n UTF-8 bytes, so it cannot be oversized when 4n fits
+        # (_max_str_chars). Bytes and other buffers never compare equal to the str tails.
+        if (size := len(frame)) <= self._max_str_chars:
+            tail = frame[_TAIL]  # e of "price_change"}, k of "book"}; bytes never equal a str
+            if tail == "e":  # likely a price_change
+                try:
+                    event = _decode_fast_pc(frame)
+                    # Milliseconds, the usual unit; else (or null) timestamp_ns() decides.
+                    ms = _decode_ms(event.timestamp)  # type: ignore[arg-type]
+                except _FAST_ERRORS:
+                    pass  # not the current price_change schema: try the union
+                else:
+                    # A top-level hash is the legacy schema's; ts_ns is ours to set, whatever
+                    # the frame said.
+                    if event.hash is None:
+                        _force_setattr(event, "ts_ns", ms * 1_000_000)
+                        self._fast_pc += size + _ONE_FRAME
+                        return [event]
+            if frame[_HEAD] == "{":  # any other object: the union (or the book), then convert
+                try:
+                    # A live book ends with its tag, which the union would have to scan for.
+                    wire = (_decode_book if tail == "k" else _decode_event)(frame)
+                    other = _CONVERT[wire.__class__](wire)
+                except Exception:  # refused, unknown or odd: the general path sorts it out
+                    return FrameDecoder.receive(self, frame)
+                kind = other.kind
+                kinds = self._fast_kinds
+                kinds[kind] = kinds.get(kind, 0) + size + _ONE_FRAME
+                return [other]
         return FrameDecoder.receive(self, frame)
 
     def stats(self) -> DecoderStats:
         """Return a frozen snapshot of this decoder's counters (see ``FrameDecoder.stats``)."""
-        if self._fast_frames:
-            # The fast path counts only frames and characters (one event each, all
-            # price_change); fold them into the base counters so the snapshot adds up.
-            n = self._fast_frames
-            self._frames_in += n
-            self._bytes_in += self._fast_chars
-            self._events_out += n
-            self._by_kind["price_change"] += n
-            self._fast_frames = 0
-            self._fast_chars = 0
+        if self._fast_pc or self._fast_kinds:
+            # The fast paths count frames (one event each) by kind, and characters; fold them
+            # into the base counters so the snapshot adds up.
+            counts = self._fast_kinds
+            if self._fast_pc:
+                counts["price_change"] = counts.get("price_change", 0) + self._fast_pc
+            by_kind = self._by_kind
+            for kind, count in counts.items():
+                frames, chars = divmod(count, _ONE_FRAME)
+                self._frames_in += frames
+                self._bytes_in += chars
+                self._events_out += frames
+                by_kind[kind] = by_kind.get(kind, 0) + frames
+            self._fast_pc = 0
+            self._fast_kinds = {}
         return super().stats()
 
     def drop(self, reason: DropReason, detail: str, frame: str | bytes | None) -> Dropped:

@@ -21,6 +21,13 @@ Conventions that hold for every event:
   carries none. CLOB timestamps are normalised by magnitude (seconds or milliseconds);
   US RFC 3339 timestamps keep their nanoseconds.
 - Book sides are given best-first: ``bids`` by descending price, ``asks`` by ascending price.
+  A ``price_change`` entry (:class:`LevelChange`) names its level's side as the wire does:
+  ``side`` is ``"BUY"`` for a bid level and ``"SELL"`` for an ask level (``book_side`` gives
+  ``"bid"``/``"ask"``).
+- Events encode (``msgspec.to_builtins``, ``msgspec.json.encode``) under their attribute names,
+  except :class:`PriceChange`, which mirrors the current CLOB wire schema so the decoder reads
+  it straight off the wire: its ``kind`` is encoded as ``event_type`` and ``changes`` as
+  ``price_changes``.
 - ``market`` is the CLOB condition id or the US market slug; ``asset_id`` is the CLOB token id
   or, on US (one instrument per market, the YES side), the market slug again.
 
@@ -53,6 +60,7 @@ __all__ = [
     "MarketResolved",
     "NewMarket",
     "NoNewAssets",
+    "OrderSide",
     "OrderSnapshot",
     "OrderUpdate",
     "Pong",
@@ -72,6 +80,8 @@ Venue = Literal["clob", "us"]
 BookSide = Literal["bid", "ask"]
 #: Aggressor / order side.
 Side = Literal["buy", "sell"]
+#: The CLOB wire's side of a ``price_change`` entry: ``BUY`` is a bid level, ``SELL`` an ask level.
+OrderSide = Literal["BUY", "SELL"]
 
 
 class Level(msgspec.Struct, frozen=True, gc=False):
@@ -114,18 +124,26 @@ class BookSnapshot(_Event, frozen=True, kw_only=True, gc=False):
 class LevelChange(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One CLOB ``price_change`` entry: the new absolute ``size`` at ``price``; ``"0"`` removes.
 
-    ``best_bid``/``best_ask`` are the venue's top of book after the change (``"0"``/``"1"`` mean
-    an empty side) and ``hash`` its book hash after the change; all three are ``None`` in legacy
-    schemas that lack them.
+    ``side`` is the venue's own word for the level's side: ``"BUY"`` for a bid level, ``"SELL"``
+    for an ask level (:attr:`book_side` gives ``"bid"``/``"ask"``). ``best_bid``/``best_ask``
+    are the venue's top of book after the change (``"0"``/``"1"`` mean an empty side) and
+    ``hash`` its book hash after the change; all three are ``None`` in legacy schemas that lack
+    them. The fields are named and ordered like the current schema's entries, so the decoder
+    reads them straight off the wire.
     """
 
     asset_id: str
-    side: BookSide
     price: str
     size: str
+    side: OrderSide
     hash: str | None = None
     best_bid: str | None = None
     best_ask: str | None = None
+
+    @property
+    def book_side(self) -> BookSide:
+        """The side of the book this level is on: ``"bid"`` for ``BUY``, ``"ask"`` for ``SELL``."""
+        return "bid" if self.side == "BUY" else "ask"
 
 
 class PriceChange(_Event, frozen=True, kw_only=True, gc=False):
@@ -133,12 +151,19 @@ class PriceChange(_Event, frozen=True, kw_only=True, gc=False):
 
     ``hash`` is the message-level hash of the 2024-2025 legacy schema; the current schema carries
     one hash per entry instead.
+
+    The struct mirrors the current wire schema, so the decoder reads such frames straight into
+    it: ``kind`` is written ``event_type`` and ``changes`` is written ``price_changes`` when
+    encoded (``msgspec.to_builtins``/``msgspec.json.encode``; the attribute names are unchanged),
+    and ``venue`` defaults to ``"clob"``.
     """
 
+    kind: Literal["price_change"] = msgspec.field(name="event_type")
+    venue: Literal["clob"] = "clob"
     market: str
-    changes: tuple[LevelChange, ...]
-    ts_ns: int | None = None
+    changes: tuple[LevelChange, ...] = msgspec.field(name="price_changes")
     timestamp: str | None = None
+    ts_ns: int | None = None
     hash: str | None = None
 
 

@@ -22,7 +22,7 @@ Example:
     >>> book = OrderBook("tok")
     >>> book.apply_snapshot(BookSnapshot(kind="book", venue="clob", market="0xm", asset_id="tok",
     ...     bids=(Level("0.48", "10"), Level("0.47", "5")), asks=(Level("0.52", "7"),)))
-    >>> book.apply_change(LevelChange(asset_id="tok", side="bid", price="0.48", size="0",
+    >>> book.apply_change(LevelChange(asset_id="tok", side="BUY", price="0.48", size="0",
     ...     best_bid="0.47", best_ask="0.52"))
     True
     >>> book.best_bid(), book.status.value
@@ -153,7 +153,8 @@ class OrderBook:
         if self.status is BookStatus.TERMINAL:
             self._counts[3] += 1
             return False
-        self.set_level(change.side, change.price, change.size)
+        # The change names its side as the wire does: BUY is a bid level, SELL an ask level.
+        self.set_level("bid" if change.side == "BUY" else "ask", change.price, change.size)
         self._counts[1] += 1
         if timestamp is not None:
             self.timestamp = timestamp

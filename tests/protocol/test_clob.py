@@ -100,7 +100,7 @@ def prices(levels: tuple[Level, ...]) -> list[str]:
 
 
 def test_doc_price_change_current_schema() -> None:
-    """§4.2 example: two entries, BUY->bid / SELL->ask, per-entry hash and BBO, ms timestamp."""
+    """§4.2 example: two entries, BUY (bid) / SELL (ask), per-entry hash and BBO, ms timestamp."""
     event = one(ClobMarketDecoder(), doc_frame("server_price_change"))
     assert isinstance(event, PriceChange)
     assert (event.kind, event.venue, event.market) == ("price_change", "clob", MARKET)
@@ -110,7 +110,7 @@ def test_doc_price_change_current_schema() -> None:
     assert event.changes == (
         LevelChange(
             asset_id=YES,
-            side="bid",
+            side="BUY",
             price="0.5",
             size="200",
             hash="56621a121a47ed9333273e21c83b660cff37ae50",
@@ -119,7 +119,7 @@ def test_doc_price_change_current_schema() -> None:
         ),
         LevelChange(
             asset_id=NO,
-            side="ask",
+            side="SELL",
             price="0.5",
             size="200",
             hash="1895759e4df7a796bf4f1c5a5950b748306923e2",
@@ -127,6 +127,7 @@ def test_doc_price_change_current_schema() -> None:
             best_ask="0.5",
         ),
     )
+    assert [c.book_side for c in event.changes] == ["bid", "ask"]
 
 
 def test_doc_price_change_legacy_changes_schema() -> None:
@@ -138,7 +139,7 @@ def test_doc_price_change_legacy_changes_schema() -> None:
     assert event.timestamp == "1729084877448"
     assert event.ts_ns == 1_729_084_877_448_000_000
     assert event.changes == (
-        LevelChange(asset_id="7132…2563", side="ask", price="0.4", size="3300"),
+        LevelChange(asset_id="7132…2563", side="SELL", price="0.4", size="3300"),
     )
 
 
@@ -214,7 +215,7 @@ def test_oldest_price_change_one_level_per_message() -> None:
     )
     event = one(ClobMarketDecoder(), frame)
     assert isinstance(event, PriceChange)
-    assert event.changes == (LevelChange(asset_id=YES, side="bid", price="0.61", size="0"),)
+    assert event.changes == (LevelChange(asset_id=YES, side="BUY", price="0.61", size="0"),)
     assert event.ts_ns == 1_720_000_000_000_000_000
     assert event.hash is None
 
@@ -240,7 +241,8 @@ def test_price_change_lowercase_side_tolerated() -> None:
     frame = doc_frame("server_price_change").replace('"side":"BUY"', '"side":"buy"')
     event = one(ClobMarketDecoder(), frame)
     assert isinstance(event, PriceChange)
-    assert [c.side for c in event.changes] == ["bid", "ask"]
+    assert [c.side for c in event.changes] == ["BUY", "SELL"]
+    assert [c.book_side for c in event.changes] == ["bid", "ask"]
 
 
 def test_price_change_without_any_level_schema_is_wrong_shape() -> None:
@@ -663,6 +665,12 @@ def test_bytes_frames_decode_like_str() -> None:
         (1672290701.25, 1_672_290_701_250_000_000),
         ("2024-01-01T00:00:00Z", 1_704_067_200_000_000_000),
         ("2024-01-01T00:00:00.5+01:00", 1_704_063_600_500_000_000),
+        # Integer text beyond the JSON grammar reads as int() reads it.
+        (" 1766481546776\n", 1_766_481_546_776_000_000),
+        ("+1766481546776", 1_766_481_546_776_000_000),
+        ("01766481546776", 1_766_481_546_776_000_000),
+        ("1_766_481_546_776", 1_766_481_546_776_000_000),
+        ("\u00a01766481546776", 1_766_481_546_776_000_000),
         ("0", None),
         ("", None),
         (" ", None),
@@ -857,6 +865,64 @@ FAST_PATH_VARIANTS = {
         '{"market":"0xm","price_changes":[],"timestamp":"1757908892351",'
         '"event_type":"price_change"}'
     ),
+    # The fast decoder reads straight into PriceChange: keys that name its other fields, or
+    # the tag twice, must not leak into (or past) it.
+    "top-level hash": doc_frame("server_price_change").replace(
+        '{"market"', '{"hash":"ab","market"'
+    ),
+    "kind, venue and ts_ns keys": doc_frame("server_price_change").replace(
+        '{"market"', '{"kind":"price_change","venue":"clob","ts_ns":5,"market"'
+    ),
+    "other venue": doc_frame("server_price_change").replace('{"market"', '{"venue":"us","market"'),
+    "tag twice": doc_frame("server_price_change").replace(
+        '{"market"', '{"event_type":"book","market"'
+    ),
+    "escaped tag key": doc_frame("server_price_change").replace(
+        '{"market"', '{"event\\u005ftype":"book","market"'
+    ),
+    "tag first": doc_frame("server_price_change")
+    .replace(',"event_type":"price_change"}', "}")
+    .replace('{"market"', '{"event_type":"price_change","market"'),
+    "timestamp null": doc_frame("server_price_change").replace('"1757908892351"', "null"),
+    "timestamp number": doc_frame("server_price_change").replace(
+        '"1757908892351"', "1757908892351"
+    ),
+    "timestamp missing": doc_frame("server_price_change").replace(
+        ',"timestamp":"1757908892351"', ""
+    ),
+    "timestamp with underscores": doc_frame("server_price_change").replace(
+        "1757908892351", "1_757_908_892_351"
+    ),
+    "legacy schema": doc_frame("server_price_change_legacy"),
+    "price_changes null": (
+        '{"market":"0xm","price_changes":null,"asset_id":"1","price":"0.5","size":"1",'
+        '"side":"BUY","timestamp":"1757908892351","event_type":"price_change"}'
+    ),
+    "ends like a price_change but is a trade": doc_frame("server_last_trade_price").replace(
+        '"0xeeefffggghhh"', '"0xabcde"'
+    ),
+    # Other single objects take the union (or, for a live book, the book decoder) inline.
+    "trade": doc_frame("server_last_trade_price"),
+    "tick size change": doc_frame("server_tick_size_change"),
+    "best bid/ask": doc_frame("server_best_bid_ask"),
+    "initial book": book_frame(),
+    "live book (tag last)": json.dumps(
+        {k: v for k, v in json.loads(book_frame()).items() if k != "event_type"}
+        | {"event_type": "book"}
+    ),
+    "untagged book": json.dumps(
+        {k: v for k, v in json.loads(book_frame()).items() if k != "event_type"}
+    ),
+    "untagged book without asks, ends in k": json.dumps(
+        {k: v for k, v in json.loads(book_frame()).items() if k not in ("event_type", "asks")}
+        | {"note": "book"}
+    ),
+    "not a book, ends in k": json.dumps(
+        json.loads(doc_frame("server_tick_size_change")) | {"x": "k"}
+    ),
+    "book with a bad price": book_frame(bids=[{"price": "x", "size": "1"}]),
+    "mystery kind": '{"event_type":"mystery","note":"book"}',
+    "object with leading space": " " + doc_frame("server_price_change"),
 }
 
 

@@ -35,7 +35,7 @@ def _doc_price_change(hash_yes: str = "56621a121a47ed9333273e21c83b660cff37ae50"
         changes=(
             LevelChange(
                 asset_id=YES,
-                side="bid",
+                side="BUY",
                 price="0.5",
                 size="200",
                 hash=hash_yes,
@@ -44,7 +44,7 @@ def _doc_price_change(hash_yes: str = "56621a121a47ed9333273e21c83b660cff37ae50"
             ),
             LevelChange(
                 asset_id=NO,
-                side="ask",
+                side="SELL",
                 price="0.5",
                 size="200",
                 hash="1895759e4df7a796bf4f1c5a5950b748306923e2",
@@ -108,7 +108,7 @@ def test_bbo_mismatch_requests_resync() -> None:
             timestamp="1",
             changes=(
                 LevelChange(
-                    asset_id=YES, side="bid", price="0.4", size="1", best_bid="0.45", best_ask="1"
+                    asset_id=YES, side="BUY", price="0.4", size="1", best_bid="0.45", best_ask="1"
                 ),
             ),
         )
@@ -164,7 +164,7 @@ def test_ltp_fallback_to_sibling_and_trade_price() -> None:
             changes=(
                 LevelChange(
                     asset_id=YES,
-                    side="bid",
+                    side="BUY",
                     price="0.5",
                     size="200",
                     hash=expected,

@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyresearch.protocol.events import BookSnapshot, Level, LevelChange
+from polyresearch.protocol.events import BookSnapshot, Level, LevelChange, OrderSide
 from polyresearch.state.orderbook import BookStatus, OrderBook
 
 
@@ -24,7 +24,9 @@ def _snapshot(bids: list[tuple[str, str]], asks: list[tuple[str, str]], **kw: st
 
 
 def _change(side: str, price: str, size: str, bb: str | None, ba: str | None) -> LevelChange:
-    return LevelChange(asset_id="tok", side=side, price=price, size=size, best_bid=bb, best_ask=ba)  # type: ignore[arg-type]
+    """A change on the book side ``side`` ("bid"/"ask"), named as the wire does (BUY/SELL)."""
+    wire: OrderSide = "BUY" if side == "bid" else "SELL"
+    return LevelChange(asset_id="tok", side=wire, price=price, size=size, best_bid=bb, best_ask=ba)
 
 
 def test_changes_before_snapshot_are_dropped_and_counted() -> None:
