@@ -254,7 +254,7 @@ def test_book_events_route_with_scalar_appends() -> None:
         kind="price_change",
         venue="clob",
         market=MARKET,
-        changes=(LevelChange(asset_id=TOKEN, side="bid", price="0.48", size="0", best_bid="0.47"),),
+        changes=(LevelChange(asset_id=TOKEN, side="BUY", price="0.48", size="0", best_bid="0.47"),),
         ts_ns=None,
     )
     for entry in change.changes:
