@@ -622,9 +622,7 @@ class ClobFeed(Feed):
                                 detail="no snapshot; resubscribed",
                             )
                 if redrive:
-                    frames = clob_protocol.market_operation("unsubscribe", redrive)
-                    frames += clob_protocol.market_operation("subscribe", redrive)
-                    await _send_all(connection, frames)
+                    await _send_all(connection, _resubscribe_frames(redrive))
 
     def _market_channels(self) -> list[_Channel]:
         return [c for c in self._channels if c.channel == "market"]
@@ -661,8 +659,7 @@ class ClobFeed(Feed):
         for target in self._market_channels():
             wanted = mine if target is channel else [a for a in others if a in target.assets]
             if wanted and target.connection is not None:
-                frames = clob_protocol.market_operation("unsubscribe", wanted)
-                frames += clob_protocol.market_operation("subscribe", wanted)
+                frames = _resubscribe_frames(wanted)
                 task = asyncio.get_running_loop().create_task(_send_all(target.connection, frames))
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
@@ -850,6 +847,13 @@ def _shard(assets: list[str], params: Mapping[str, MarketParams], limit: int) ->
         else:
             groups.append(list(unit))
     return groups
+
+
+def _resubscribe_frames(assets: list[str]) -> list[str]:
+    """Unsubscribe + subscribe on the same socket: the venue's way to a fresh ``book``."""
+    return clob_protocol.market_operation("unsubscribe", assets) + clob_protocol.market_operation(
+        "subscribe", assets
+    )
 
 
 async def _send_all(connection: Connection, frames: list[str]) -> None:
