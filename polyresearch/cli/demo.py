@@ -68,18 +68,14 @@ async def run_demo(seconds: float, markets: int, rate: float, seed: int, out: Pa
 
 
 def _feeds(sim: Simulator) -> tuple[ClobFeed, UsFeed]:
+    import msgspec
+
     from polyresearch.config import ClobCredentials, UsCredentials
     from polyresearch.feed import ClobFeed, UsFeed
     from polyresearch.state.books import MarketParams
 
-    params: dict[str, MarketParams] = {}
-    for market in sim.markets():
-        p = MarketParams(
-            min_order_size=format(market.min_order_size.normalize(), "f"),
-            neg_risk=market.neg_risk,
-            token_ids=market.token_ids,
-        )
-        params.update(dict.fromkeys(market.token_ids, p))
+    # The simulator hands out plain values (it never imports our state layer).
+    params = {k: msgspec.convert(v, MarketParams) for k, v in sim.market_params().items()}
     c = sim.clob_credentials
     clob = ClobFeed(
         assets=list(params),

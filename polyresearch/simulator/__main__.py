@@ -40,6 +40,7 @@ fault kinds for --fault KIND[:EVERY[:ARG]] (EVERY in seconds; ARG optional):
                        firing, or forever without EVERY)
   mute_heartbeat       stop answering PING / sending heartbeats
   skip_delta           drop the next ARG delta frames per connection (default 1)
+  skip_frames          drop the next ARG CLOB subscription book dumps (default 1)
   burst_arrays         group the next ARG events into JSON arrays (default 30)
   refuse_upgrade       answer the next ARG upgrades with 429 (default: all, forever)
   clock_skew           shift the server clock by ARG milliseconds (default 5000)
@@ -178,6 +179,7 @@ def _fire(sim: Simulator, spec: FaultSpec) -> None:
         Fault.STALL: lambda: faults.stall(seconds=arg if arg is not None else spec.every),
         Fault.MUTE_HEARTBEAT: lambda: faults.mute_heartbeat(),
         Fault.SKIP_DELTA: lambda: faults.skip_deltas(count=int(arg or 1)),
+        Fault.SKIP_FRAMES: lambda: faults.skip_frames(kind="book_dump", count=int(arg or 1)),
         Fault.BURST_ARRAYS: lambda: faults.burst_arrays(events=int(arg or 30)),
         Fault.REFUSE_UPGRADE: lambda: faults.refuse_upgrades(count=int(arg) if arg else None),
         Fault.CLOCK_SKEW: lambda: faults.skew_clock(int(arg if arg is not None else 5000)),

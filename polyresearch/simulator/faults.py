@@ -12,9 +12,11 @@ Three families of faults:
   ``missing_event_type``, ``midstream_book``, ``no_new_assets``);
 - **conditions** on matching connections, until cleared or used up: ``stall`` (data withheld,
   heartbeats continue), ``mute_heartbeat`` (no PONG / no heartbeat frames), ``skip_delta``
-  (the next N delta frames silently vanish), ``burst_arrays`` (the next N data events are
-  grouped into JSON arrays);
-- **server-wide**: ``refuse_upgrade`` (answer WebSocket upgrades with HTTP 429) and
+  (the next N delta frames silently vanish), ``skip_frames`` (the next N frames of one kind,
+  e.g. the CLOB's subscription ``book_dump``, vanish), ``burst_arrays`` (the next N data events
+  are grouped into JSON arrays);
+- **server-wide**: ``refuse_upgrade`` (answer WebSocket upgrades with HTTP 429, or another
+  status such as 401 for revoked credentials) and
   ``clock_skew`` (shift the server clock); ``restart`` is done by the server itself
   (:meth:`polyresearch.simulator.server.Simulator.restart`) and only counted here.
 
@@ -70,6 +72,7 @@ class Fault(enum.StrEnum):
     UNKNOWN_EVENT = "unknown_event"
     MISSING_EVENT_TYPE = "missing_event_type"
     SKIP_DELTA = "skip_delta"
+    SKIP_FRAMES = "skip_frames"
     MIDSTREAM_BOOK = "midstream_book"
     BURST_ARRAYS = "burst_arrays"
     REFUSE_UPGRADE = "refuse_upgrade"
@@ -134,11 +137,30 @@ class LinkFaults:
     skip_deltas: int = 0
     burst_events: int = 0
     burst_size: int = 3
+    #: frame kind (as a front-end names it, e.g. ``"book_dump"``) -> how many to swallow
+    skip_kinds: dict[str, int] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
         """Whether any condition is set (the cheap check done for every frame)."""
-        return self.stalled or self.muted or self.skip_deltas > 0 or self.burst_events > 0
+        return (
+            self.stalled
+            or self.muted
+            or self.skip_deltas > 0
+            or self.burst_events > 0
+            or bool(self.skip_kinds)
+        )
+
+    def take_skip(self, kind: str) -> bool:
+        """Whether to swallow this frame of ``kind`` (uses up one of its ``skip_frames``)."""
+        left = self.skip_kinds.get(kind, 0)
+        if left <= 0:
+            return False
+        if left == 1:
+            del self.skip_kinds[kind]
+        else:
+            self.skip_kinds[kind] = left - 1
+        return True
 
     def is_stalled(self) -> bool:
         """Whether data is withheld right now (a timed stall ends by itself)."""
@@ -195,6 +217,8 @@ class FaultSwitchboard:
         self._sticky: list[_Sticky] = []
         self._refuse_count: int | None = 0
         self._refuse_until: float | None = None
+        #: The HTTP status upgrades are refused with (see :meth:`refuse_upgrades`).
+        self.refusal_status = 429
         #: How many times each fault took effect (per connection for per-connection faults).
         self.fired: Counter[str] = Counter()
         #: Offset added to the simulator's clock, in milliseconds.
@@ -290,6 +314,21 @@ class FaultSwitchboard:
         """Silently drop the next ``count`` delta frames (e.g. CLOB ``price_change``)."""
         self._condition(target, Fault.SKIP_DELTA, {"count": count})
 
+    def skip_frames(self, target: Target | None = None, *, kind: str, count: int = 1) -> None:
+        """Silently drop the next ``count`` data frames of ``kind`` on matching connections.
+
+        ``kind`` is the front-end's name for the frame as counted in ``SimStats.frames_sent``
+        (e.g. the CLOB's ``"book_dump"``, the answer to a subscription): losing it leaves the
+        client with deltas for books it never received.
+
+        Example:
+            >>> board = FaultSwitchboard()
+            >>> board.skip_frames(kind="book_dump", count=2)
+            >>> board.fired["skip_frames"]
+            0
+        """
+        self._condition(target, Fault.SKIP_FRAMES, {"kind": kind, "count": count})
+
     def burst_arrays(
         self, target: Target | None = None, *, events: int = 30, size: int = 3
     ) -> None:
@@ -307,9 +346,11 @@ class FaultSwitchboard:
             state.muted = False
             state.skip_deltas = 0
             state.burst_events = 0
+            state.skip_kinds.clear()
         if target == Target():
             self._refuse_count = 0
             self._refuse_until = None
+            self.refusal_status = 429
             self.clock_skew_ms = 0
 
     def _condition(self, target: Target | None, kind: Fault, params: dict[str, Any]) -> None:
@@ -332,6 +373,11 @@ class FaultSwitchboard:
         elif kind is Fault.BURST_ARRAYS:
             state.burst_events += int(params["events"])
             state.burst_size = max(1, int(params["size"]))
+        elif kind is Fault.SKIP_FRAMES:
+            frame_kind = str(params["kind"])
+            state.skip_kinds[frame_kind] = state.skip_kinds.get(frame_kind, 0) + int(
+                params["count"]
+            )
         self.count(kind)
         logger.info(
             "fault: %s on connection %d (%s)", kind.value, link.info.conn_id, link.info.path
@@ -339,13 +385,26 @@ class FaultSwitchboard:
 
     # ------------------------------------------------------------------ server-wide
 
-    def refuse_upgrades(self, *, count: int | None = None, seconds: float | None = None) -> None:
-        """Answer WebSocket upgrades with HTTP 429.
+    def refuse_upgrades(
+        self, *, count: int | None = None, seconds: float | None = None, status: int = 429
+    ) -> None:
+        """Answer WebSocket upgrades with an HTTP error (429 by default).
 
         Args:
             count: Refuse this many upgrades, then accept again.
             seconds: Refuse for this long. With neither, refuse until :meth:`clear`.
+            status: The HTTP status: 429 (rate limited, transient) or e.g. 401/403 (the
+                credentials were revoked: fatal for a client).
+
+        Example:
+            >>> board = FaultSwitchboard()
+            >>> board.refuse_upgrades(count=1, status=401)
+            >>> board.refusal_status, board.take_upgrade_refusal("/v1/ws/markets")
+            (401, True)
         """
+        if not 400 <= status <= 599:
+            raise ValueError(f"an upgrade refusal needs an HTTP error status, not {status}")
+        self.refusal_status = status
         self._refuse_count = count
         self._refuse_until = None if seconds is None else time.monotonic() + seconds
         if count is None and seconds is None:
@@ -356,7 +415,7 @@ class FaultSwitchboard:
         if self._refuse_until is not None:
             if time.monotonic() < self._refuse_until:
                 self.count(Fault.REFUSE_UPGRADE)
-                logger.info("fault: refusing upgrade to %s with 429", path)
+                logger.info("fault: refusing upgrade to %s with %d", path, self.refusal_status)
                 return True
             self._refuse_until = None
             self._refuse_count = 0
@@ -367,7 +426,7 @@ class FaultSwitchboard:
         if self._refuse_count > 0:
             self._refuse_count -= 1
             self.count(Fault.REFUSE_UPGRADE)
-            logger.info("fault: refusing upgrade to %s with 429", path)
+            logger.info("fault: refusing upgrade to %s with %d", path, self.refusal_status)
             return True
         return False
 

@@ -66,6 +66,7 @@ from polyresearch.simulator.market import (
     ModelConfig,
     SimMarket,
     TradeExecuted,
+    plain,
 )
 from polyresearch.simulator.rest import RestResponse, parse_query, to_http_response
 
@@ -413,6 +414,9 @@ class Link:
         faults = self.faults
         if faults.active:
             if faults.is_stalled():
+                self._ctx.counters.withheld += 1
+                return False
+            if faults.skip_kinds and faults.take_skip(kind):
                 self._ctx.counters.withheld += 1
                 return False
             if delta and faults.skip_deltas > 0:
@@ -962,6 +966,9 @@ class Simulator:
             if front_end is None:
                 return to_http_response(RestResponse.error(404, "not found"))
             if self.faults.take_upgrade_refusal(path):
+                status = self.faults.refusal_status
+                if status != 429:  # e.g. 401: the key was revoked
+                    return to_http_response(RestResponse.error(status, "upgrade refused"))
                 return to_http_response(
                     RestResponse(
                         429, b'{"error":"Too Many Requests"}', headers=(("Retry-After", "1"),)
@@ -1064,6 +1071,34 @@ class Simulator:
         """Copies of the markets (live ones by default), in listing order."""
         source = self.model.markets if include_resolved else self.model.live_markets()
         return [dataclasses.replace(m) for m in source]
+
+    def market_params(self, *, include_resolved: bool = False) -> dict[str, dict[str, Any]]:
+        """Per token id, the static market parameters a client's book hash needs.
+
+        Plain values in the shape of ``polyresearch.state.books.MarketParams``
+        (``min_order_size`` as the venue writes it, ``neg_risk``, ``token_ids`` YES first), so
+        that the simulator stays independent of our state layer: a caller converts them with
+        ``msgspec.convert(value, MarketParams)``. Both tokens of a market share one mapping.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> tuple[str, bool]:
+            ...     async with Simulator(seed=3, markets=1, rate=0) as sim:
+            ...         params = sim.market_params()
+            ...         yes = sim.markets()[0].token_ids[0]
+            ...         return params[yes]["min_order_size"], len(params) == 2
+            >>> asyncio.run(main())
+            ('5', True)
+        """
+        params: dict[str, dict[str, Any]] = {}
+        for market in self.markets(include_resolved=include_resolved):
+            shared = {
+                "min_order_size": plain(market.min_order_size),
+                "neg_risk": market.neg_risk,
+                "token_ids": market.token_ids,
+            }
+            params.update(dict.fromkeys(market.token_ids, shared))
+        return params
 
     def book(self, token_id: str) -> BookSnapshot:
         """An immutable copy of one token's book right now.

@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from polyresearch.feed import ClobFeed
 from polyresearch.simulator import Simulator
-from polyresearch.state.books import MarketParams
 from polyresearch.state.orderbook import BookStatus
+from tests._truth import clob_converged, market_params
 from tests.conftest import wait_until
-
-
-def _params(sim: Simulator) -> dict[str, MarketParams]:
-    params = {}
-    for market in sim.markets():
-        p = MarketParams(
-            min_order_size=_text(market.min_order_size),
-            neg_risk=market.neg_risk,
-            token_ids=market.token_ids,
-        )
-        for token in market.token_ids:
-            params[token] = p
-    return params
-
-
-def _text(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
-
-
-def _equal_to_truth(feed: ClobFeed, sim: Simulator, token: str) -> bool:
-    truth = sim.book(token)
-    book = feed.books[token] if token in feed.books else None
-    if book is None or book.status is not BookStatus.LIVE:
-        return False
-    ours_bids = [(Decimal(p), Decimal(s)) for p, s in book.levels("bid")]
-    ours_asks = [(Decimal(p), Decimal(s)) for p, s in book.levels("ask")]
-    return ours_bids == list(truth.bids) and ours_asks == list(truth.asks)
 
 
 @pytest.mark.slow
@@ -46,11 +16,13 @@ async def test_fifty_markets_converge_to_ground_truth() -> None:
     """50 markets, thousands of events: every local book equals the simulator's, 0 mismatches."""
     async with Simulator(seed=11, markets=50, rate=2000) as sim:
         tokens = [t for m in sim.markets() for t in m.token_ids]
-        feed = ClobFeed(assets=tokens, url=sim.clob_market_url, params=_params(sim), hash_every=1)
+        feed = ClobFeed(
+            assets=tokens, url=sim.clob_market_url, params=market_params(sim), hash_every=1
+        )
         async with feed:
             await feed.wait_for(lambda f: f.stats().books.changes_applied >= 8000, within=60)
             sim.pause()
-            await wait_until(lambda: all(_equal_to_truth(feed, sim, t) for t in tokens), 20)
+            await wait_until(lambda: clob_converged(feed, sim, tokens), 20)
             stats = feed.stats()
         assert stats.books.bbo_mismatches == 0
         assert stats.books.hashes_unverified == 0
@@ -65,14 +37,16 @@ async def test_server_restart_reconverges_and_status_shows_the_gap() -> None:
     """After a simulator restart the feed reconnects, books re-converge, status has the gap."""
     async with Simulator(seed=5, markets=5, rate=500) as sim:
         tokens = [t for m in sim.markets() for t in m.token_ids]
-        feed = ClobFeed(assets=tokens, url=sim.clob_market_url, params=_params(sim), hash_every=1)
+        feed = ClobFeed(
+            assets=tokens, url=sim.clob_market_url, params=market_params(sim), hash_every=1
+        )
         async with feed:
             await feed.wait_for(lambda f: f.stats().books.changes_applied >= 200, within=30)
             await sim.restart(downtime=0.2)
             await feed.wait_for(lambda f: f.stats().reconnects >= 1, within=30)
             await feed.wait_for(lambda f: f.stats().books.changes_applied >= 600, within=30)
             sim.pause()
-            await wait_until(lambda: all(_equal_to_truth(feed, sim, t) for t in tokens), 20)
+            await wait_until(lambda: clob_converged(feed, sim, tokens), 20)
             status = feed.tables.status.to_polars()
         events = status["event"].cast(str).to_list()
         assert events.count("connect") >= 2
@@ -86,7 +60,7 @@ async def test_runtime_subscribe_and_unsubscribe() -> None:
         markets = sim.markets()
         first = list(markets[0].token_ids)
         later = list(markets[1].token_ids)
-        feed = ClobFeed(assets=first, url=sim.clob_market_url, params=_params(sim))
+        feed = ClobFeed(assets=first, url=sim.clob_market_url, params=market_params(sim))
         async with feed:
             await feed.wait_for(lambda f: all(t in f.books for t in first), within=20)
             await feed.subscribe(later)

@@ -2,49 +2,27 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from polyresearch.feed import ClobFeed
 from polyresearch.simulator import Simulator
 from polyresearch.simulator.faults import Target
-from polyresearch.state.books import MarketParams
-from polyresearch.state.orderbook import BookStatus
+from tests._truth import clob_converged, market_params
 from tests.conftest import wait_until
 
 MARKET = Target(venue="clob", path="/ws/market")
 
 
 def _feed(sim: Simulator, **kw: object) -> tuple[ClobFeed, list[str]]:
-    params: dict[str, MarketParams] = {}
-    for m in sim.markets():
-        p = MarketParams(
-            min_order_size=format(m.min_order_size.normalize(), "f"),
-            neg_risk=m.neg_risk,
-            token_ids=m.token_ids,
-        )
-        params.update(dict.fromkeys(m.token_ids, p))
+    params = market_params(sim)
     return ClobFeed(
         assets=list(params), url=sim.clob_market_url, params=params, hash_every=1, **kw
     ), list(params)  # type: ignore[arg-type]
 
 
-def _converged(feed: ClobFeed, sim: Simulator, tokens: list[str]) -> bool:
-    for token in tokens:
-        if token not in feed.books or feed.books[token].status is not BookStatus.LIVE:
-            return False
-        truth, book = sim.book(token), feed.books[token]
-        if [(Decimal(p), Decimal(s)) for p, s in book.levels("bid")] != list(truth.bids):
-            return False
-        if [(Decimal(p), Decimal(s)) for p, s in book.levels("ask")] != list(truth.asks):
-            return False
-    return True
-
-
 async def _settle(feed: ClobFeed, sim: Simulator, tokens: list[str]) -> None:
     sim.pause()
-    await wait_until(lambda: _converged(feed, sim, tokens), 20)
+    await wait_until(lambda: clob_converged(feed, sim, tokens), 20)
 
 
 async def test_skipped_delta_is_detected_resynced_and_marked() -> None:

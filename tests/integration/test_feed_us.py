@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from polyresearch.config import UsCredentials
 from polyresearch.errors import AuthError
 from polyresearch.feed import UsFeed
 from polyresearch.simulator import Simulator
+from tests._truth import us_converged
 from tests.conftest import wait_until
 
 
 def _creds(sim: Simulator) -> UsCredentials:
     c = sim.us_credentials
     return UsCredentials(key_id=c.key_id, secret_key=c.secret_key)
-
-
-def _matches_truth(feed: UsFeed, sim: Simulator, slug: str, yes_token: str) -> bool:
-    if slug not in feed.books:
-        return False
-    truth = sim.book(yes_token)
-    ours = [(Decimal(p), Decimal(s)) for p, s in feed.books[slug].levels("bid")]
-    theirs = [(Decimal(p), Decimal(s)) for p, s in feed.books[slug].levels("ask")]
-    return ours == list(truth.bids) and theirs == list(truth.asks)
 
 
 async def test_us_books_trades_and_private_state() -> None:
@@ -41,10 +31,7 @@ async def test_us_books_trades_and_private_state() -> None:
             await feed.wait_for(lambda f: len(f.tables.trades) >= 5, within=30)
             await feed.wait_for(lambda f: f.store.account.balances != {}, within=30)
             sim.pause()
-            await wait_until(
-                lambda: all(_matches_truth(feed, sim, m.slug, m.token_ids[0]) for m in markets),
-                20,
-            )
+            await wait_until(lambda: us_converged(feed, sim), 20)
             stats = feed.stats()
         assert stats.dropped == {}
         assert stats.error is None

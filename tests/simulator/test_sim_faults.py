@@ -324,3 +324,56 @@ async def test_user_channel_faults_render_generically(sim: Simulator) -> None:
         frame = await asyncio.wait_for(ws.recv(), 5)
         assert sim.faults.inject(Fault.MIDSTREAM_BOOK, Target(path="/ws/user")) == 0
     assert sent == 1 and items(frame)[0]["event_type"] == "sim_unknown_event"
+
+
+async def test_skip_frames_swallows_the_subscription_dump_only(sim: Simulator) -> None:
+    """skip_frames(kind='book_dump'): the first subscription gets no books, deltas still flow."""
+    sim.faults.skip_frames(Target(venue="clob"), kind="book_dump", count=1)
+    async with ws_connect(sim.clob_market_url) as ws:
+        assert await _market_client(sim, ws) == []
+        sim.advance(40)
+        frames: list[str] = []
+        await fence(ws, frames)
+        kinds = {item.get("event_type") for frame in frames for item in items(frame)}
+        assert "price_change" in kinds
+        # Used up: a fresh subscription (after an unsubscribe) gets its dump again.
+        tokens = _tokens(sim)
+        await ws.send(json.dumps({"operation": "unsubscribe", "assets_ids": tokens}))
+        await ws.send(json.dumps({"operation": "subscribe", "assets_ids": tokens}))
+        again: list[str] = []
+        await fence(ws, again)
+    books = [item for frame in again for item in items(frame) if "bids" in item]
+    assert {b["asset_id"] for b in books} == set(tokens)
+    stats = sim.stats()
+    assert stats.faults_fired["skip_frames"] == 1 and stats.frames_withheld == 1
+
+
+async def test_refused_upgrades_with_another_status(sim: Simulator) -> None:
+    """refuse_upgrades(status=401): revoked credentials, as the venue would answer them."""
+    sim.faults.refuse_upgrades(count=1, status=401)
+    with pytest.raises(InvalidStatus) as excinfo:
+        async with ws_connect(sim.clob_market_url):
+            pass
+    assert excinfo.value.response.status_code == 401
+    async with ws_connect(sim.clob_market_url) as ws:
+        await ws.send("PING")
+        assert await asyncio.wait_for(ws.recv(), 5) == "PONG"
+    assert sim.faults.refusal_status == 401
+    sim.faults.clear()
+    assert sim.faults.refusal_status == 429
+    with pytest.raises(ValueError, match="HTTP error status"):
+        sim.faults.refuse_upgrades(status=200)
+
+
+async def test_market_params_are_the_hash_parameters_of_both_tokens(sim: Simulator) -> None:
+    """market_params(): per token, plain values a client converts into its MarketParams."""
+    params = sim.market_params()
+    market = sim.markets()[0]
+    assert set(params) == set(market.token_ids)
+    yes, no = (params[t] for t in market.token_ids)
+    assert yes is no
+    assert yes == {
+        "min_order_size": "5",
+        "neg_risk": market.neg_risk,
+        "token_ids": market.token_ids,
+    }
