@@ -375,9 +375,14 @@ class Connection:
                     self._counts[9] += 1
                     logger.exception("%s: frame handler failed", self.name)
         except ConnectionClosed as exc:
-            reason = f"closed {exc.rcvd.code if exc.rcvd else 'abnormally'}"
-            if exc.rcvd and exc.rcvd.reason:
-                reason += f" {exc.rcvd.reason!r}"
+            # When we closed first (e.g. 1009: a frame over max_size, or 4000: stale) the
+            # venue may never answer; the code we sent is then the only true reason.
+            close = exc.rcvd if exc.rcvd is not None else exc.sent
+            reason = f"closed {close.code if close else 'abnormally'}"
+            if close and close.reason:
+                reason += f" {close.reason!r}"
+            if exc.rcvd is None and close is not None:
+                reason += " (by us)"
             self._last_error = reason
         except OSError as exc:
             reason = f"{type(exc).__name__}: {exc}"
