@@ -38,7 +38,12 @@ from polyresearch.protocol.us_auth import ws_headers
 from polyresearch.state.books import BookSet, MarketParams
 from polyresearch.state.schemas import Tables, make_tables
 from polyresearch.state.store import MarketStore
-from polyresearch.transport.connection import Connection, ConnectionStats, FrameTap
+from polyresearch.transport.connection import (
+    DEFAULT_RATE_LIMIT_DELAY,
+    Connection,
+    ConnectionStats,
+    FrameTap,
+)
 
 if TYPE_CHECKING:
     from polyresearch.protocol.base import FrameDecoder
@@ -148,6 +153,7 @@ class Feed:
         channel: str,
         snapshot_interval: float | None = None,
         snapshot_depth: int = 10,
+        rate_limit_delay: float = DEFAULT_RATE_LIMIT_DELAY,
     ) -> None:
         if snapshot_interval is not None and snapshot_interval <= 0:
             raise ConfigError("snapshot_interval must be positive (or None for no sampling)")
@@ -163,6 +169,9 @@ class Feed:
         self.max_frame_bytes = max_frame_bytes
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
+        if rate_limit_delay < 0:
+            raise ConfigError("rate_limit_delay must not be negative")
+        self.rate_limit_delay = rate_limit_delay
         self._channels: list[_Channel] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -393,6 +402,7 @@ class Feed:
             heartbeat_interval=self.heartbeat_interval,
             stale_after=self.stale_after,
             max_frame_bytes=self.max_frame_bytes,
+            rate_limit_delay=self.rate_limit_delay,
             tap=self.tap,
         )
         self._channels.append(channel)
@@ -439,6 +449,7 @@ class ClobFeed(Feed):
         max_rows: row bound of every table (see :func:`~polyresearch.state.schemas.make_tables`).
         tables: tables to fill instead of new ones.
         tap: a raw-frame observer (a recorder).
+        rate_limit_delay: extra seconds to wait before reconnecting after an HTTP 429.
 
     Example:
         >>> feed = ClobFeed(assets=["1", "2", "3"], url="ws://x/ws/market",
@@ -472,6 +483,7 @@ class ClobFeed(Feed):
         max_redrives: int = DEFAULT_MAX_REDRIVES,
         snapshot_interval: float | None = None,
         snapshot_depth: int = 10,
+        rate_limit_delay: float = DEFAULT_RATE_LIMIT_DELAY,
     ) -> None:
         super().__init__(
             tables=tables,
@@ -484,6 +496,7 @@ class ClobFeed(Feed):
             channel="market",
             snapshot_interval=snapshot_interval,
             snapshot_depth=snapshot_depth,
+            rate_limit_delay=rate_limit_delay,
         )
         self.url = url
         self.custom_features = custom_features
@@ -675,6 +688,7 @@ class UsFeed(Feed):
         market_types: markets-socket subscription types (default: book, lite BBO, trades).
         private: also open the private socket (orders, positions, balances).
         max_assets_per_connection: slugs per markets connection.
+        rate_limit_delay: extra seconds to wait before reconnecting after an HTTP 429.
     """
 
     venue = "us"
@@ -695,6 +709,7 @@ class UsFeed(Feed):
         stale_after: float = 45.0,
         snapshot_interval: float | None = None,
         snapshot_depth: int = 10,
+        rate_limit_delay: float = DEFAULT_RATE_LIMIT_DELAY,
     ) -> None:
         if not isinstance(credentials, UsCredentials):
             raise ConfigError(
@@ -711,6 +726,7 @@ class UsFeed(Feed):
             channel="markets",
             snapshot_interval=snapshot_interval,
             snapshot_depth=snapshot_depth,
+            rate_limit_delay=rate_limit_delay,
         )
         self.credentials = credentials
         self.base_url = base_url.rstrip("/")
