@@ -689,6 +689,8 @@ class UsFeed(Feed):
         private: also open the private socket (orders, positions, balances).
         max_assets_per_connection: slugs per markets connection.
         rate_limit_delay: extra seconds to wait before reconnecting after an HTTP 429.
+        data_timeout: seconds a markets connection may go without data (heartbeats do not
+            count) before its subscriptions are renewed for fresh books (counted, ``stale``).
     """
 
     venue = "us"
@@ -710,11 +712,16 @@ class UsFeed(Feed):
         snapshot_interval: float | None = None,
         snapshot_depth: int = 10,
         rate_limit_delay: float = DEFAULT_RATE_LIMIT_DELAY,
+        data_timeout: float = DEFAULT_DATA_TIMEOUT,
     ) -> None:
         if not isinstance(credentials, UsCredentials):
             raise ConfigError(
                 "UsFeed needs UsCredentials (both US sockets require signed upgrades)"
             )
+        if data_timeout <= 0:
+            raise ConfigError("data_timeout must be positive")
+        self.data_timeout = data_timeout
+        self._silent_redrives = 0
         super().__init__(
             tables=tables,
             max_rows=max_rows,
@@ -834,6 +841,43 @@ class UsFeed(Feed):
 
     def _markets_channels(self) -> list[_Channel]:
         return [c for c in self._channels if c.channel == "markets"]
+
+    @property
+    def watchdog_redrives(self) -> tuple[int, int]:
+        """(always 0: US books are full snapshots, connections resubscribed for silence)."""
+        return 0, self._silent_redrives
+
+    def _background(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
+        return [loop.create_task(self._watchdog())]
+
+    async def _watchdog(self) -> None:
+        """Heartbeats prove the socket, not the subscriptions (the silent stall peers report).
+
+        A markets connection that carried no data for ``data_timeout`` s while connected gets
+        its subscriptions renewed under fresh request ids: the venue answers with full books.
+        A quiet market only costs those books; a stalled subscription comes back.
+        """
+        while True:
+            await asyncio.sleep(self.data_timeout / 4)
+            now = time.monotonic()
+            for channel in self._markets_channels():
+                connection = channel.connection
+                if connection is None or connection.state != "connected" or not channel.assets:
+                    continue
+                if now - channel.last_data <= self.data_timeout:
+                    continue
+                channel.last_data = now
+                self._silent_redrives += 1
+                self.store.status(
+                    "stale",
+                    ts_ns=time.time_ns(),
+                    channel="markets",
+                    detail=f"{channel.name}: no data for {self.data_timeout:g} s; resubscribed",
+                )
+                frames = [us_protocol.unsubscribe(request_id) for request_id in channel.subs]
+                channel.subs.clear()
+                frames += self._subscribe_frames(channel, channel.assets, self.market_types)
+                await _send_all(connection, frames)
 
 
 _PRIVATE_TYPES: Final = (
