@@ -378,9 +378,23 @@ class Feed:
             self.store.status(
                 "error", ts_ns=time.time_ns(), detail=str(exc)[:200], channel=channel.channel
             )
+            self._stop_if_all_failed()
         except Exception as exc:
             self._error = exc
             logger.exception("%s crashed", channel.name)
+
+    def _stop_if_all_failed(self) -> None:
+        # With every connection failed fatally nothing can recover: end the helper tasks too
+        # (watchdog, sampler), so that `running` turns False and the error is the final state.
+        if any(
+            c.connection is not None and c.connection.state not in ("failed", "stopped")
+            for c in self._channels
+        ):
+            return
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
 
     async def _stop_tasks(self) -> None:
         for channel in self._channels:
@@ -514,6 +528,8 @@ class ClobFeed(Feed):
         # asset -> (monotonic time it was (re)subscribed, redrives so far)
         self._watch: dict[str, tuple[float, int]] = {}
         self._watchdog_counts = [0, 0]  # asset redrives, connection-wide redrives
+        # asset -> deltas dropped on its EMPTY book already written to `status`
+        self._gaps_marked: dict[str, int] = {}
         for group in _shard(
             list(dict.fromkeys(assets)), self._params, self.max_assets_per_connection
         ):
@@ -598,6 +614,7 @@ class ClobFeed(Feed):
         tick = min(self.snapshot_timeout, self.data_timeout) / 4
         while True:
             await asyncio.sleep(tick)
+            self._mark_gaps()
             now = time.monotonic()
             books = self.store.books
             for channel in self._market_channels():
@@ -636,6 +653,28 @@ class ClobFeed(Feed):
                             )
                 if redrive:
                     await _send_all(connection, _resubscribe_frames(redrive))
+
+    def _mark_gaps(self) -> None:
+        """A ``gap`` status row per asset that dropped deltas on an EMPTY book since the last tick.
+
+        Deltas before a snapshot (a lost or late book) are counted by the books; here, off the
+        hot path, they also become visible in ``status`` (count = deltas dropped).
+        """
+        now = time.time_ns()
+        books = self.store.books
+        for asset in books:
+            dropped = books[asset].stats().changes_dropped_empty
+            marked = self._gaps_marked.get(asset, 0)
+            if dropped > marked:
+                self._gaps_marked[asset] = dropped
+                self.store.status(
+                    "gap",
+                    ts_ns=now,
+                    asset_id=asset,
+                    channel="market",
+                    detail="deltas before a snapshot dropped",
+                    count=dropped - marked,
+                )
 
     def _market_channels(self) -> list[_Channel]:
         return [c for c in self._channels if c.channel == "market"]
