@@ -2,11 +2,13 @@
 
 Two things every test against the simulator repeats: the CLOB market parameters the book hash
 needs (from :meth:`Simulator.market_params`), and "the local book equals the simulator's, level
-by level". They live here once.
+by level". They live here once, with the trade comparison the fault suite uses ("no row that
+arrived intact is lost").
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -17,7 +19,13 @@ from polyresearch.simulator import Simulator
 from polyresearch.state.books import MarketParams
 from polyresearch.state.orderbook import BookStatus
 
-__all__ = ["book_diff", "clob_converged", "market_params", "us_converged"]
+__all__ = [
+    "book_diff",
+    "clob_converged",
+    "market_params",
+    "missing_trades",
+    "us_converged",
+]
 
 
 def market_params(sim: Simulator) -> dict[str, MarketParams]:
@@ -57,3 +65,46 @@ def us_converged(feed: Feed, sim: Simulator, slugs: Iterable[str] | None = None)
         for m in sim.markets()
         if wanted is None or m.slug in wanted
     )
+
+
+def missing_trades(
+    feed: Feed, sim: Simulator, *, since_ms: int, until_ms: int | None = None
+) -> int:
+    """How many trades the simulator executed in ``[since_ms, until_ms]`` the feed lacks.
+
+    Only markets the feed follows count. A CLOB trade is looked up as the taker token's
+    ``last_trade_price`` row, a US trade as its market's trade row in YES terms; matching is
+    by (asset or slug, venue ms, price, size) as a multiset, so a duplicate does not hide a loss.
+    """
+    followed = set(feed.subscribed)
+    frame = feed.tables.trades.to_polars()
+    if feed.venue == "clob":
+        keys = frame["asset_id"].cast(str).to_list()
+    else:
+        keys = frame["market"].cast(str).to_list()
+    have = Counter(
+        (key, ts // 1_000_000, round(price, 6), round(size, 6))
+        for key, ts, price, size in zip(
+            keys,
+            frame["ts_ns"].dt.epoch("ns").to_list(),
+            frame["price"].to_list(),
+            frame["size"].to_list(),
+            strict=True,
+        )
+        if ts is not None
+    )
+    want: Counter[tuple[str, int, float, float]] = Counter()
+    by_token = {t: m for m in sim.markets(include_resolved=True) for t in m.token_ids}
+    for trade in sim.trades():
+        if trade.ts_ms < since_ms or (until_ms is not None and trade.ts_ms > until_ms):
+            continue
+        market = by_token[trade.token_id]
+        if feed.venue == "clob":
+            key, price = trade.token_id, trade.price
+        else:
+            yes = trade.token_id == market.token_ids[0]
+            key, price = market.slug, trade.price if yes else 1 - trade.price
+        if key not in followed:
+            continue
+        want[(key, trade.ts_ms, round(float(price), 6), round(float(trade.size), 6))] += 1
+    return sum((want - have).values())
