@@ -322,9 +322,9 @@ class Connection:
             status = exc.response.status_code
             if status in (401, 403):
                 return AuthError(
-                    f"{self.name}: the venue refused the credentials (HTTP {status}); "
-                    "check the key id and secret, and the machine's clock (signatures are "
-                    "valid for 30 s)"
+                    f"{self.name}: the venue refused the credentials (HTTP {status}"
+                    f"{_venue_reason(exc.response.body)}); check the key id and secret, and "
+                    "the machine's clock (signatures are valid for 30 s)"
                 )
             if status == 429:
                 self._counts[5] += 1
@@ -465,3 +465,27 @@ class Connection:
             except Exception:
                 self._counts[9] += 1
                 logger.exception("%s: state hook failed", self.name)
+
+
+def _venue_reason(body: bytes | None) -> str:
+    """The venue's own words from a refused upgrade (JSON ``message``/``error``), bounded.
+
+    They tell a stale timestamp (clock skew) from a wrong key. The body is the venue's text:
+    our secret never travels, so it cannot be echoed here.
+
+    Example:
+        >>> _venue_reason(b'{"status": 401, "message": "timestamp outside the allowed window"}')
+        ': timestamp outside the allowed window'
+        >>> _venue_reason(b"")
+        ''
+    """
+    if not body:
+        return ""
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        value = body.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        value = value.get("message") or value.get("error") or ""
+    text = " ".join(str(value).split())[:120]
+    return f": {text}" if text.isprintable() and text else ""
