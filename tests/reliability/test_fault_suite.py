@@ -214,6 +214,28 @@ async def test_03_heartbeat_muted_on_a_quiet_market_recycles_the_socket(venue: V
         assert status(feed, "stale")
 
 
+@BOTH
+async def test_03_heartbeat_muted_while_data_flows_keeps_the_socket(venue: Venue) -> None:
+    """No PONG/heartbeat but data keeps coming: the data proves the socket, nothing is torn down."""
+    async with venue.simulator(seed=133, markets=3, rate=400, heartbeat_interval=0.1) as sim:
+        kw: dict[str, Any] = {"stale_after": 0.5}
+        if venue is CLOB:
+            kw["heartbeat_interval"] = 0.1
+        feed = venue.feed(sim, **kw)
+        async with feed:
+            since = await intact_window(feed, sim, venue)
+            withheld = sim.stats().frames_withheld
+            sim.faults.mute_heartbeat(venue.target)
+            # Several stale periods' worth of data without a single heartbeat.
+            await feed.wait_for(lambda _f: sim.stats().frames_withheld >= withheld + 10)
+            await flow(feed, 300)
+            await converge(feed, sim, venue)
+            stats = feed.stats()
+        assert stats.running and stats.error is None and stats.reconnects == 0
+        assert not status(feed, "stale")
+        assert_no_trade_lost(feed, sim, since)
+
+
 async def test_03_clob_no_ping_close_1008_when_the_loop_is_blocked() -> None:
     """CLOB: a cell blocks the loop past the venue's PING timeout → 1008 close → reconnect.
 
