@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from polyresearch.feed import DEFAULT_MAX_ASSETS_PER_CONNECTION, ClobFeed
 from polyresearch.simulator import ModelConfig, Simulator
-from polyresearch.state.books import MarketParams
 from polyresearch.state.orderbook import BookStatus
+from tests._truth import clob_converged, market_params
 from tests.conftest import wait_until
 
 MARKETS = 2500
@@ -15,38 +13,9 @@ ASSETS = 2 * MARKETS
 CONNECTIONS = ASSETS // DEFAULT_MAX_ASSETS_PER_CONNECTION  # 25
 
 
-def _params(sim: Simulator) -> dict[str, MarketParams]:
-    params = {}
-    for market in sim.markets():
-        p = MarketParams(
-            min_order_size=format(market.min_order_size.normalize(), "f"),
-            neg_risk=market.neg_risk,
-            token_ids=market.token_ids,
-        )
-        for token in market.token_ids:
-            params[token] = p
-    return params
-
-
 def _all_live(feed: ClobFeed, tokens: list[str]) -> bool:
     books = feed.books
     return all(t in books and books[t].status is BookStatus.LIVE for t in tokens)
-
-
-def _mismatched(feed: ClobFeed, sim: Simulator, tokens: list[str]) -> list[str]:
-    """Tokens whose local book is not LIVE or differs from the simulator's, level by level."""
-    bad = []
-    for token in tokens:
-        book = feed.books[token] if token in feed.books else None
-        if book is None or book.status is not BookStatus.LIVE:
-            bad.append(token)
-            continue
-        truth = sim.book(token)
-        bids = [(Decimal(p), Decimal(s)) for p, s in book.levels("bid")]
-        asks = [(Decimal(p), Decimal(s)) for p, s in book.levels("ask")]
-        if bids != list(truth.bids) or asks != list(truth.asks):
-            bad.append(token)
-    return bad
 
 
 async def test_five_thousand_assets_on_25_connections_equal_ground_truth() -> None:
@@ -59,7 +28,7 @@ async def test_five_thousand_assets_on_25_connections_equal_ground_truth() -> No
     ) as sim:
         tokens = [t for m in sim.markets() for t in m.token_ids]
         assert len(tokens) == ASSETS
-        feed = ClobFeed(assets=tokens, url=sim.clob_market_url, params=_params(sim))
+        feed = ClobFeed(assets=tokens, url=sim.clob_market_url, params=market_params(sim))
         async with feed:
             # Every asset gets its book from an initial dump.
             await wait_until(lambda: _all_live(feed, tokens), within=60)
@@ -75,7 +44,7 @@ async def test_five_thousand_assets_on_25_connections_equal_ground_truth() -> No
             grew = [c.name for c in feed.stats().connections if c.frames_in > before[c.name]]
             assert len(grew) == CONNECTIONS
             sim.pause()
-            await wait_until(lambda: not _mismatched(feed, sim, tokens), within=30)
+            await wait_until(lambda: clob_converged(feed, sim, tokens), within=30)
             stats = feed.stats()
         assert stats.books.live == ASSETS
         assert stats.books.bbo_mismatches == 0
