@@ -346,6 +346,18 @@ def rss() -> int:
         return peak_rss()
 
 
+def os_threads() -> int:
+    """Threads of this process as the kernel counts them (native ones included)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return threading.active_count()
+
+
 def peak_rss() -> int:
     """The kernel's record of this process's peak RSS (catches peaks between samples)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
@@ -486,6 +498,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         me = asyncio.current_task()
         tasks_before = {t for t in asyncio.all_tasks() if t is not me}
         threads_before = {t.ident for t in threading.enumerate()}
+        os_threads_before = os_threads()
         rss_start = rss()
         bound = rss_bound(rss_start, reserved)
         print(
@@ -517,6 +530,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         next_polars = t0 + 60
         last_t, last_frames, last_sent = t0, s0["frames"], sim0["frames_sent"]
         rotation = 0
+        tasks_max = 0
         rotation_kinds = [k for k in args.faults.split(",") if k]
         unknown = set(rotation_kinds) - set(ROTATION)
         if unknown:
@@ -527,6 +541,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             value = rss()
             rss_max, rss_min = max(rss_max, value), min(rss_min, value)
             samples.append((now - t0, value, used(feeds)))
+            tasks_max = max(tasks_max, len(asyncio.all_tasks()))
             if now >= next_fault and now < end - 1:
                 await host.ask(op="clear")
                 kind = rotation_kinds[rotation % len(rotation_kinds)]
@@ -555,7 +570,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                     f"  RSS {value / MIB:6.0f} MiB (max {rss_max / MIB:.0f})"
                     f"  reconnects {s['reconnects']}  resyncs {s['resyncs']}"
                     f"  drops {sum(s['dropped'].values())}  live {s['books']['live']}"
-                    f"  lag max {s['lag_ms_max'] or 0:,.0f} ms",
+                    f"  lag max {s['lag_ms_max'] or 0:,.0f} ms  tasks {len(asyncio.all_tasks())}",
                     flush=True,
                 )
                 last_t, last_frames, last_sent = now, s["frames"], sim["frames_sent"]
@@ -700,6 +715,10 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                 "leaked_tasks": leaked_tasks,
                 "threads_before": len(threads_before),
                 "threads_after": threading.active_count(),
+                # Native threads too (polars' pool was started by the warm-up, before this).
+                "os_threads_before": os_threads_before,
+                "os_threads_after": os_threads(),
+                "tasks_max_during_run": tasks_max,
                 "leaked_threads": leaked_threads,
             },
         }
