@@ -30,6 +30,11 @@ It prints human lines while it runs and one JSON object at the end, and exits 0 
 - every live book equals the simulator's ground truth at the end;
 - the feeds did not stop with an error.
 
+It also fails when RSS grows over the second half by more than ``GROWTH_SLACK`` beyond what
+the tables' own rings filled meanwhile (a leak that the bound would only catch after hours).
+The baseline is taken after one ``to_polars()`` of every (empty) table: that first call imports
+polars, pyarrow and pandas (~100 MiB of RSS, seconds of CPU), which a notebook has loaded anyway.
+
 Otherwise it exits 1 and the JSON ``failures`` list says why. The achieved rate is reported as
 measured (frames received by the feeds per second of soak); if the simulator or the client
 cannot sustain the target on this machine the figures say so, they are never scaled.
