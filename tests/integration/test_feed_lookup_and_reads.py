@@ -106,6 +106,18 @@ def test_thread_mode_reads_are_consistent_without_a_user_lock() -> None:
             assert frames["quotes"].height <= 500  # bounded: the table evicts
         assert where == {runner._thread}  # never this (the caller's) thread
         assert versions[-1] > versions[0]  # data kept arriving during the reads
+        # The runner reads the feed and the simulator's ground truth at one instant.
+        thread, rows, height, truth_books = runner.read(
+            lambda: (
+                threading.current_thread(),
+                len(feed.tables.book_updates),
+                feed.tables.book_updates.to_polars().height,
+                len(sim.books()),
+            )
+        )
+        assert thread is runner._thread
+        assert rows == height
+        assert truth_books == 8
         pandas = feed.snapshot("trades", kind="pandas")["trades"]
         assert list(pandas.columns) == list(feed.tables.trades.schema.names)
         with pytest.raises(polyresearch.ConfigError):
