@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
 from polyresearch.config import ClobCredentials, UsCredentials
 from polyresearch.feed import ClobFeed, UsFeed
 from polyresearch.simulator import Simulator
+from polyresearch.simulator.market import ModelConfig
 from tests.conftest import wait_until
 
 
@@ -72,6 +75,12 @@ def _us_creds(sim: Simulator) -> UsCredentials:
     return UsCredentials(key_id=c.key_id, secret_key=c.secret_key)
 
 
+#: Default flow, and one where markets resolve often (orders cancelled, positions settled).
+LIFECYCLES = pytest.mark.parametrize(
+    "lifecycle_rate", [None, 0.004], ids=["default-flow", "frequent-resolutions"]
+)
+
+
 async def _activity(sim: Simulator, account: str, steps: int = 4000) -> None:
     """Flow in which the account places, cancels and fills orders, ending with one open.
 
@@ -85,18 +94,25 @@ async def _activity(sim: Simulator, account: str, steps: int = 4000) -> None:
         await asyncio.sleep(0)
 
 
-async def test_clob_user_channel_orders_and_trades_equal_the_account() -> None:
+@LIFECYCLES
+async def test_clob_user_channel_orders_and_trades_equal_the_account(
+    lifecycle_rate: float | None,
+) -> None:
     """After activity: open orders field by field, and every fill's latest status, as the sim."""
-    async with Simulator(seed=31, markets=6, rate=0) as sim:
+    config = None if lifecycle_rate is None else ModelConfig(lifecycle_rate=lifecycle_rate)
+    async with Simulator(seed=31, markets=6, rate=0, model_config=config) as sim:
         feed = ClobFeed(
-            url=sim.clob_market_url, user_url=sim.clob_user_url, credentials=_creds(sim)
+            url=sim.clob_market_url,
+            user_url=sim.clob_user_url,
+            credentials=_creds(sim),
+            heartbeat_interval=0.2,
         )
         async with feed:
-            await wait_until(lambda: len(sim.connections()) >= 1)
-            user = next(c.connection for c in feed._channels if c.channel == "user")
-            assert user is not None
-            async with asyncio.timeout(10):
-                await user.wait_connected()
+            # The user channel sends nothing on subscribing: its first PONG, answered after
+            # the subscribe frame on the same socket, proves the subscription in place.
+            await feed.wait_for(
+                lambda f: [c.frames_in > 0 for c in f.stats().connections] == [True], within=20
+            )
             before = sim.account("clob")
             await _activity(sim, "clob")
             truth = sim.account("clob")
@@ -136,9 +152,15 @@ async def test_clob_user_channel_orders_and_trades_equal_the_account() -> None:
         assert feed.store.account.continuous
 
 
-async def test_us_private_orders_positions_and_balance_equal_the_account() -> None:
+@LIFECYCLES
+async def test_us_private_orders_positions_and_balance_equal_the_account(
+    lifecycle_rate: float | None,
+) -> None:
     """US private socket after activity: open orders, every position and the cash balance."""
-    async with Simulator(seed=32, markets=6, rate=0, heartbeat_interval=0.5) as sim:
+    config = None if lifecycle_rate is None else ModelConfig(lifecycle_rate=lifecycle_rate)
+    async with Simulator(
+        seed=32, markets=6, rate=0, heartbeat_interval=0.5, model_config=config
+    ) as sim:
         feed = UsFeed(credentials=_us_creds(sim), base_url=sim.ws_url, private=True)
         async with feed:
             await feed.wait_for(lambda f: f.store.account.balances != {}, within=20)
