@@ -561,6 +561,8 @@ class ClobFeed(Feed):
         self._params = dict(params or {})
         self._counter = itertools.count()
         self._pending: set[asyncio.Task[None]] = set()
+        #: (market keys, REST base URL) that :func:`clob` left to resolve at start.
+        self._deferred_lookup: tuple[list[str], str | None] | None = None
         if snapshot_timeout <= 0 or data_timeout <= 0:
             raise ConfigError("snapshot_timeout and data_timeout must be positive")
         self.snapshot_timeout = snapshot_timeout
@@ -569,8 +571,6 @@ class ClobFeed(Feed):
         # asset -> (monotonic time it was (re)subscribed, redrives so far)
         self._watch: dict[str, tuple[float, int]] = {}
         self._watchdog_counts = [0, 0]  # asset redrives, connection-wide redrives
-        #: (market keys, REST base URL) that :func:`clob` left to resolve at start.
-        self._deferred_lookup: tuple[list[str], str | None] | None = None
         for group in _shard(
             list(dict.fromkeys(assets)), self._params, self.max_assets_per_connection
         ):
