@@ -28,7 +28,7 @@ from polyresearch.errors import (
 )
 
 if _TYPE_CHECKING:
-    from polyresearch.feed import ClobFeed, UsFeed, clob, us
+    from polyresearch.feed import ClobFeed, UsFeed, aclob, clob, us
     from polyresearch.lookup import Market, MarketNotFoundError, alookup, lookup
     from polyresearch.simulator import Simulator
 
@@ -38,6 +38,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "ClobFeed": "polyresearch.feed",
     "UsFeed": "polyresearch.feed",
+    "aclob": "polyresearch.feed",
     "clob": "polyresearch.feed",
     "us": "polyresearch.feed",
     "Market": "polyresearch.lookup",
@@ -84,6 +85,7 @@ __all__ = [
     "UsCredentials",
     "UsFeed",
     "__version__",
+    "aclob",
     "alookup",
     "clob",
     "lookup",

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from polyresearch.protocol.base import FrameDecoder
     from polyresearch.state.orderbook import OrderBook
 
-__all__ = ["ClobFeed", "Feed", "FeedStats", "UsFeed", "clob", "us"]
+__all__ = ["ClobFeed", "Feed", "FeedStats", "UsFeed", "aclob", "clob", "us"]
 
 logger = logging.getLogger("polyresearch.feed")
 
@@ -176,6 +176,8 @@ class Feed:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        #: The thread that runs ``_loop`` (the kernel's, ours, or a thread-mode runner's).
+        self._owner: threading.Thread | None = None
         self._error: BaseException | None = None
         self._resyncs = 0
         self._ready = threading.Event()
@@ -253,12 +255,15 @@ class Feed:
     ) -> None:
         """Wait until ``predicate(feed)`` is truthy, e.g. ``lambda f: len(f.trades) >= 10``.
 
+        The predicate runs on the feed's own loop thread (see :meth:`read`), awaited from any
+        loop without blocking it.
+
         Raises:
             TimeoutError: the condition did not hold within ``within`` seconds.
             PolyresearchError: a connection failed fatally meanwhile (e.g. bad credentials).
         """
         deadline = time.monotonic() + within
-        while not self.read(lambda: bool(predicate(self))):
+        while not await self._aread(lambda: bool(predicate(self))):
             if self._error is not None:
                 raise self._error
             if time.monotonic() > deadline:
@@ -266,15 +271,76 @@ class Feed:
             await asyncio.sleep(poll)
 
     def read(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` where the feed's state lives (the loop thread in thread mode)."""
-        loop, thread = self._loop, self._thread
-        if thread is None or loop is None or threading.current_thread() is thread:
+        """Run ``fn`` where the feed's state lives and return its result.
+
+        The feed's books and tables change only on the thread of the loop it runs on. When
+        that is another thread (a script's feed thread, or a ``Runner(mode="thread")`` in a
+        notebook), ``fn`` runs on that thread between two frames, so everything it reads is
+        from one consistent instant; from the loop's own thread it just calls ``fn()``.
+
+        Example:
+            >>> feed = ClobFeed(assets=["1"], url="ws://127.0.0.1:9/ws/market")
+            >>> feed.read(lambda: len(feed.tables.trades))
+            0
+        """
+        loop = self._foreign_loop()
+        if loop is None:
             return fn()
 
         async def call() -> T:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(call(), loop).result(30)
+
+    def snapshot(self, *names: str, kind: Literal["polars", "pandas"] = "polars") -> dict[str, Any]:
+        """Copies of rolling tables as DataFrames, all taken at the same instant.
+
+        Safe from any thread without a lock (built through :meth:`read`); the frames are the
+        caller's to keep, later rows never change them.
+
+        Args:
+            *names: table names (``"trades"``, ``"quotes"``, ...); none means every table.
+            kind: ``"polars"`` or ``"pandas"`` frames.
+
+        Example:
+            >>> feed = ClobFeed(assets=["1"], url="ws://127.0.0.1:9/ws/market")
+            >>> feed.snapshot("trades")["trades"].height
+            0
+        """
+        if kind not in ("polars", "pandas"):
+            raise ConfigError(f"kind must be 'polars' or 'pandas', not {kind!r}")
+        tables = self.store.tables
+        wanted = names or tuple(tables)
+        unknown = [n for n in wanted if n not in tables]
+        if unknown:
+            raise ConfigError(f"no such table(s): {', '.join(unknown)} (have {', '.join(tables)})")
+
+        def build() -> dict[str, Any]:
+            if kind == "polars":
+                return {n: tables[n].to_polars() for n in wanted}
+            return {n: tables[n].to_pandas() for n in wanted}
+
+        return self.read(build)
+
+    async def _aread(self, fn: Callable[[], T]) -> T:
+        """:meth:`read` for a coroutine: awaits the feed's thread instead of blocking."""
+        loop = self._foreign_loop()
+        if loop is None:
+            return fn()
+
+        async def call() -> T:
+            return fn()
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call(), loop))
+
+    def _foreign_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The feed's loop if it runs on a thread other than the caller's, else None."""
+        loop, owner = self._loop, self._owner
+        if loop is None or owner is None or owner is threading.current_thread():
+            return None
+        if loop.is_closed() or not loop.is_running() or not owner.is_alive():
+            return None  # stopped: nothing mutates the state any more
+        return loop
 
     # Public API: state.
 
@@ -346,6 +412,8 @@ class Feed:
         self._ready.wait(10)
 
     def _launch(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Called on the loop's own thread: that thread alone mutates the feed's state.
+        self._owner = threading.current_thread()
         if self._thread is None:
             self._loop = loop
         self._error = None
@@ -520,6 +588,8 @@ class ClobFeed(Feed):
         self._params = dict(params or {})
         self._counter = itertools.count()
         self._pending: set[asyncio.Task[None]] = set()
+        #: (market keys, REST base URL) that :func:`clob` left to resolve at start.
+        self._deferred_lookup: tuple[list[str], str | None] | None = None
         if snapshot_timeout <= 0 or data_timeout <= 0:
             raise ConfigError("snapshot_timeout and data_timeout must be positive")
         self.snapshot_timeout = snapshot_timeout
@@ -599,7 +669,33 @@ class ClobFeed(Feed):
             self._watch[asset] = (now, 0)
 
     def _background(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
-        return [loop.create_task(self._watchdog())]
+        tasks = [loop.create_task(self._watchdog())]
+        if self._deferred_lookup is not None:
+            tasks.append(loop.create_task(self._resolve_deferred()))
+        return tasks
+
+    async def _resolve_deferred(self) -> None:
+        """Look the markets :func:`clob` was given up without blocking the loop, subscribe."""
+        from polyresearch.lookup import alookup_many
+
+        assert self._deferred_lookup is not None
+        keys, rest_url = self._deferred_lookup
+        try:
+            found = await alookup_many(keys, venue="clob", base_url=rest_url)
+        except Exception as exc:
+            # Kept for a retry on the next start(); surfaced like a fatal connection error.
+            self._error = exc
+            logger.error("market look-up failed: %s", exc)
+            self.store.status("error", ts_ns=time.time_ns(), detail=str(exc)[:200])
+            return
+        self._deferred_lookup = None
+        tokens: list[str] = []
+        for market in found.values():
+            tokens += list(market.token_ids)
+            for token, params in market.params().items():
+                self._params[token] = params
+                self.store.books.set_params(token, params)
+        await self.subscribe(tokens)
 
     async def _watchdog(self) -> None:
         """Per-asset staleness: heartbeats prove the socket, not the subscription.
@@ -981,6 +1077,13 @@ def clob(
     market are followed, and the market parameters enable book-hash verification);
     ``rest_url`` points every look-up at one base URL (e.g. the simulator's ``http_url``).
 
+    Called on a running event loop (a Jupyter cell) it does not block that loop with a
+    synchronous HTTP request: the look-up of ``markets`` runs asynchronously when the feed
+    starts, and the markets' tokens are subscribed as soon as it answers (a failed look-up
+    becomes the feed's :attr:`~Feed.error`, raised by :meth:`~Feed.wait_for`). The loop may be
+    the very one serving the look-up, such as an embedded simulator's. ``await aclob(...)``
+    resolves first and returns a feed that already lists its assets.
+
     Example:
         >>> feed = clob(["123"], url="ws://127.0.0.1:9/ws/market")
         >>> feed.subscribed
@@ -991,8 +1094,41 @@ def clob(
     params: dict[str, MarketParams] = dict(kwargs.pop("params", None) or {})
     tokens = list(assets)
     keys = list(markets)
+    if keys and _running_loop() is not None:
+        feed = ClobFeed(assets=tokens, url=url, params=params or None, **kwargs)
+        feed._deferred_lookup = (keys, rest_url)
+        return feed
     if keys:
         for market in lookup_many(keys, venue="clob", base_url=rest_url).values():
+            tokens += list(market.token_ids)
+            params.update(market.params())
+    return ClobFeed(assets=tokens, url=url, params=params or None, **kwargs)
+
+
+async def aclob(
+    assets: Iterable[str] = (),
+    *,
+    markets: Iterable[str] = (),
+    url: str = CLOB_MARKET_URL,
+    rest_url: str | None = None,
+    **kwargs: Any,
+) -> ClobFeed:
+    """The awaitable :func:`clob`: markets are looked up (asynchronously) before it returns.
+
+    Example:
+        >>> feed = await aclob(markets=["will-it-rain"], url=sim.clob_market_url,
+        ...                    rest_url=sim.http_url)  # doctest: +SKIP
+        >>> len(feed.subscribed)  # doctest: +SKIP
+        2
+    """
+    from polyresearch.lookup import alookup_many
+
+    params: dict[str, MarketParams] = dict(kwargs.pop("params", None) or {})
+    tokens = list(assets)
+    keys = list(markets)
+    if keys:
+        found = await alookup_many(keys, venue="clob", base_url=rest_url)
+        for market in found.values():
             tokens += list(market.token_ids)
             params.update(market.params())
     return ClobFeed(assets=tokens, url=url, params=params or None, **kwargs)

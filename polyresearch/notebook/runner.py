@@ -4,6 +4,9 @@ In a Jupyter kernel (a running event loop in the cell's thread) jobs are tasks o
 loop, so data keeps arriving between cells and while a cell awaits; nothing patches the loop.
 ``Runner(mode="thread")`` runs jobs on a daemon thread with its own loop instead, for users
 whose cells block for long (``time.sleep``, heavy CPU work) and still want data to arrive.
+Feeds and the simulator then change state on that thread: read it with :meth:`Runner.read`,
+``feed.read(fn)`` or ``feed.snapshot(...)`` (they run the read on the runner's thread, between
+two messages), never by touching tables from the cell's thread while they are written.
 
 Jobs are registered by name: running a job under a name that is taken stops the previous one,
 so re-running a cell never leaks a second stream. A job that fails sets its ``state`` to
@@ -32,7 +35,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from polyresearch.feed import Feed
@@ -44,6 +47,8 @@ logger = logging.getLogger("polyresearch.notebook")
 
 JobState = Literal["starting", "running", "stopped", "failed"]
 Mode = Literal["auto", "loop", "thread"]
+
+T = TypeVar("T")
 
 #: Seconds between checks of a feed's fatal error by its job.
 FEED_POLL = 0.25
@@ -292,6 +297,31 @@ class Runner:
 
             nest_asyncio.apply(loop)
         loop.run_until_complete(self.wait(predicate, within=within, poll=poll))
+
+    def read(self, fn: Callable[[], T], *, within: float = 30.0) -> T:
+        """Run ``fn()`` on the runner's loop thread and return its result.
+
+        In thread mode the jobs' state (feed tables, books, the simulator's ground truth)
+        changes on the runner's thread; ``fn`` runs there between two messages, so everything
+        it reads, across several feeds and the simulator, is from one consistent instant. No
+        lock is needed. In loop mode, or on the runner's own thread, it just calls ``fn()``.
+
+        Example:
+            >>> runner = Runner(mode="thread")
+            >>> import threading
+            >>> runner.read(lambda: threading.current_thread().name)
+            'polyresearch-runner'
+            >>> runner.stop_all_sync()
+        """
+        loop = self._bind()
+        thread = self._thread
+        if thread is None or thread is threading.current_thread() or not loop.is_running():
+            return fn()
+
+        async def call() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(within)
 
     def add_listener(self, listener: _Listener) -> None:
         """Call ``listener(job)`` on every state change of any job (on the runner's loop)."""
