@@ -270,6 +270,15 @@ class ReplayFeed:
         self, connection: str, channel: str, kind: str, epoch: int, detail: str, ts_ns: int
     ) -> None:
         """Apply one connection marker, as the live feed's state hook does."""
+        if kind == "gap":
+            # The recorder dropped rows here (its writer queue was full): no book can be
+            # trusted until its next snapshot, exactly as after a reconnect.
+            self.store.books.invalidate_all()
+            self.store.status(
+                "gap", ts_ns=ts_ns, detail=detail[:200], channel=_MAIN_CHANNEL[self.venue]
+            )
+            self.notes["recorder_gaps"] = self.notes.get("recorder_gaps", 0) + 1
+            return
         pipe = self._pipes.get(connection)
         if pipe is None:
             pipe = self._pipe(connection, channel)
