@@ -504,6 +504,9 @@ def record_feed(
 ) -> Recorder:
     """Attach a new :class:`Recorder` to a feed (call before ``feed.start()``).
 
+    :meth:`polyresearch.feed.Feed.record` is the usual way in (it also closes the recorder
+    when the feed stops); this function attaches without that ownership.
+
     CLOB market parameters (what the book hash needs) and ``hash_every`` go into the chunk
     metadata, so a replay verifies hashes exactly as the live feed did.
 
@@ -537,8 +540,5 @@ def record_feed(
     if isinstance(key_id, str):
         redact += (key_id,)
     recorder = Recorder(directory, venue=feed.venue, metadata=metadata, redact=redact, **kwargs)
-    feed.tap = recorder  # connections added later (subscribe) pick it up from the feed
-    for channel in feed._channels:
-        if channel.connection is not None:
-            channel.connection.tap = recorder
+    feed.set_tap(recorder)  # connections added later (subscribe) pick it up from the feed
     return recorder
