@@ -143,7 +143,7 @@ def test_progress_bar_counts_every_row(tmp_path: Path, monkeypatch: pytest.Monke
     bars: list[FakeBar] = []
 
     class FakeBar:
-        def __init__(self, *, total: int, unit: str, desc: str) -> None:
+        def __init__(self, *, total: int, unit: str, desc: str, **_: object) -> None:
             self.total, self.done, self.closed = total, 0, False
             bars.append(self)
 
