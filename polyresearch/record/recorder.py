@@ -61,6 +61,8 @@ DEFAULT_CHUNK_ROWS = 100_000
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
 #: Full chunks (of chunk_bytes each) that may wait for the writer thread, by default.
 DEFAULT_PENDING_CHUNKS = 4
+#: Rows per Arrow conversion call in the writer thread (each call holds the GIL throughout).
+_CONVERT_ROWS = 1_000
 #: Hard bound on queued chunks, however small they are.
 _MAX_QUEUED_CHUNKS = 1024
 #: Per-row overhead beside the frame itself, for the byte bound (an estimate, not exact).
@@ -456,7 +458,19 @@ class Recorder:
 
     def _write_chunk(self, columns: dict[str, list[Any]], chunk_seq: int) -> None:
         rows = len(columns["seq"])
-        table = pa.Table.from_pydict(columns, schema=SCHEMA).replace_schema_metadata(self._metadata)
+        # Converted in slices: converting Python objects holds the GIL for the whole call, and
+        # one call over a 100k-row chunk would stall the event loop thread for its duration.
+        # Between slices the loop thread gets the GIL back (bench_record_writer.py).
+        batches = [
+            pa.RecordBatch.from_pydict(
+                {name: values[start : start + _CONVERT_ROWS] for name, values in columns.items()},
+                schema=SCHEMA,
+            )
+            for start in range(0, rows, _CONVERT_ROWS)
+        ]
+        table = pa.Table.from_batches(batches, schema=SCHEMA).replace_schema_metadata(
+            self._metadata
+        )
         final = chunk_path(self.directory, self.venue, int(columns["ts_ns"][0]), chunk_seq)
         # Hidden temp name in the same directory, renamed into place once complete: readers
         # globbing *.parquet never see a partial file, and a crash leaves only the .tmp.
