@@ -552,16 +552,17 @@ def _held(
     prepared = frame.with_columns(_time_expr(frame, time).alias(_TIME)).sort([*keys, _TIME])
     if prepared.is_empty():
         return prepared.with_columns(pl.lit(None, pl.Float64).alias("_held"))
+    ns = pl.Datetime("ns", "UTC")
     if end is None:
-        stop = prepared[_TIME].max()
+        stop = pl.lit(prepared[_TIME].max()).cast(ns)
     elif isinstance(end, int):
-        stop = dt.datetime.fromtimestamp(end / 1e9, tz=dt.UTC)
+        stop = pl.lit(end, pl.Int64).cast(ns)  # exact ns (a float would round to us)
     else:
-        stop = end
+        stop = pl.lit(end).cast(ns)
     upto = pl.col(_TIME).shift(-1)
     if keys:
         upto = upto.over(keys)
-    until = upto.fill_null(pl.lit(stop).cast(pl.Datetime("ns", "UTC")))
+    until = upto.fill_null(stop)
     seconds = (until - pl.col(_TIME)).dt.total_nanoseconds() / 1e9
     return prepared.with_columns(seconds.clip(lower_bound=0).alias("_held"))
 

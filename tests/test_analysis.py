@@ -356,3 +356,12 @@ def test_summaries_of_empty_tables() -> None:
     assert summary.height == 0
     assert analysis.time_at_spread(quotes_table([])).height == 0
     assert analysis.pair_tokens(quotes_table([]), "Y", "N").height == 0
+
+
+def test_time_at_spread_end_in_exact_nanoseconds() -> None:
+    # One quote at t = 1_700_000_000 s held until end = t + 1_501 ns: 1.501e-6 s exactly
+    # (through a float of seconds since the epoch it would round to whole microseconds).
+    t0 = 1_700_000_000 * S
+    frame = pl.DataFrame({"ts_ns": [t0], "best_bid": [0.40], "best_ask": [0.42]})
+    out = analysis.time_at_spread(frame, end=t0 + 1_501)
+    assert out["seconds"].to_list() == [pytest.approx(1.501e-6, abs=1e-12)]
