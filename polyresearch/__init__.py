@@ -28,7 +28,6 @@ from polyresearch.errors import (
 )
 
 if _TYPE_CHECKING:
-    from polyresearch import analysis
     from polyresearch.feed import ClobFeed, UsFeed, clob, us
     from polyresearch.lookup import Market, MarketNotFoundError, alookup, lookup
     from polyresearch.record import Recorder, ReplayFeed, export, replay, scan_recording

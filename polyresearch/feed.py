@@ -271,6 +271,53 @@ class Feed:
 
         return asyncio.run_coroutine_threadsafe(call(), loop).result(30)
 
+    # Public API: state.
+
+    @property
+    def tables(self) -> Tables:
+        """The rolling tables (``trades``, ``quotes``, ``book_updates``, ``status``, …)."""
+        return self.store.tables
+
+    @property
+    def books(self) -> BookSet:
+        """Every local book, by asset id."""
+        return self.store.books
+
+    def book(self, asset_id: str) -> OrderBook:
+        """The local book of one asset."""
+        return self.store.books[asset_id]
+
+    @property
+    def subscribed(self) -> tuple[str, ...]:
+        """The assets (CLOB token ids) or slugs (US) this feed follows."""
+        return tuple(a for channel in self._channels for a in channel.assets)
+
+    def stats(self) -> FeedStats:
+        """A frozen snapshot of the whole feed."""
+        connections = tuple(c.connection.stats() for c in self._channels if c.connection)
+        dropped: dict[str, int] = {}
+        frames = events = 0
+        for channel in self._channels:
+            decoder_stats = channel.decoder.stats()
+            frames += decoder_stats.frames_in
+            events += decoder_stats.events_out
+            for reason, n in decoder_stats.dropped.items():
+                dropped[reason] = dropped.get(reason, 0) + n
+        return FeedStats(
+            venue=self.venue,
+            running=self.running,
+            connections=connections,
+            frames_in=frames,
+            events_out=events,
+            dropped=dropped,
+            reconnects=sum(c.reconnects for c in connections),
+            resyncs=self._resyncs,
+            books=self.store.books.stats(),
+            tables={name: table.stats() for name, table in self.store.tables.items()},
+            store=self.store.stats(),
+            error=None if self._error is None else str(self._error),
+        )
+
     # Public API: recording.
 
     def set_tap(self, tap: FrameTap | None) -> None:
@@ -322,53 +369,6 @@ class Feed:
             raise ConfigError("this feed already has a tap (a recorder); one at a time")
         self._recorder = record_feed(self, directory, **kwargs)
         return self._recorder
-
-    # Public API: state.
-
-    @property
-    def tables(self) -> Tables:
-        """The rolling tables (``trades``, ``quotes``, ``book_updates``, ``status``, …)."""
-        return self.store.tables
-
-    @property
-    def books(self) -> BookSet:
-        """Every local book, by asset id."""
-        return self.store.books
-
-    def book(self, asset_id: str) -> OrderBook:
-        """The local book of one asset."""
-        return self.store.books[asset_id]
-
-    @property
-    def subscribed(self) -> tuple[str, ...]:
-        """The assets (CLOB token ids) or slugs (US) this feed follows."""
-        return tuple(a for channel in self._channels for a in channel.assets)
-
-    def stats(self) -> FeedStats:
-        """A frozen snapshot of the whole feed."""
-        connections = tuple(c.connection.stats() for c in self._channels if c.connection)
-        dropped: dict[str, int] = {}
-        frames = events = 0
-        for channel in self._channels:
-            decoder_stats = channel.decoder.stats()
-            frames += decoder_stats.frames_in
-            events += decoder_stats.events_out
-            for reason, n in decoder_stats.dropped.items():
-                dropped[reason] = dropped.get(reason, 0) + n
-        return FeedStats(
-            venue=self.venue,
-            running=self.running,
-            connections=connections,
-            frames_in=frames,
-            events_out=events,
-            dropped=dropped,
-            reconnects=sum(c.reconnects for c in connections),
-            resyncs=self._resyncs,
-            books=self.store.books.stats(),
-            tables={name: table.stats() for name, table in self.store.tables.items()},
-            store=self.store.stats(),
-            error=None if self._error is None else str(self._error),
-        )
 
     # Private methods.
 
