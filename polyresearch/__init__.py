@@ -30,6 +30,7 @@ from polyresearch.errors import (
 if _TYPE_CHECKING:
     from polyresearch.feed import ClobFeed, UsFeed, aclob, clob, us
     from polyresearch.lookup import Market, MarketNotFoundError, alookup, lookup
+    from polyresearch.record import Recorder, ReplayFeed, export, replay, scan_recording
     from polyresearch.simulator import Simulator
 
 __version__ = "0.1.0"
@@ -46,6 +47,13 @@ _LAZY = {
     "alookup": "polyresearch.lookup",
     "lookup": "polyresearch.lookup",
     "Simulator": "polyresearch.simulator",
+    "Recorder": "polyresearch.record",
+    "ReplayFeed": "polyresearch.record",
+    "export": "polyresearch.record",
+    "replay": "polyresearch.record",
+    "scan_recording": "polyresearch.record",
+    # A whole module: polyresearch.analysis.ohlcv(...), the helpers on the tables.
+    "analysis": "polyresearch.analysis",
 }
 
 
@@ -55,7 +63,8 @@ def __getattr__(name: str) -> _Any:
         raise AttributeError(f"module 'polyresearch' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"polyresearch.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 
@@ -76,6 +85,8 @@ __all__ = [
     "MarketNotFoundError",
     "PolyresearchError",
     "ProtocolError",
+    "Recorder",
+    "ReplayFeed",
     "Secret",
     "Simulator",
     "SimulatorError",
@@ -87,7 +98,11 @@ __all__ = [
     "__version__",
     "aclob",
     "alookup",
+    "analysis",
     "clob",
+    "export",
     "lookup",
+    "replay",
+    "scan_recording",
     "us",
 ]

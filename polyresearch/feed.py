@@ -46,7 +46,10 @@ from polyresearch.transport.connection import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from polyresearch.protocol.base import FrameDecoder
+    from polyresearch.record.recorder import Recorder
     from polyresearch.state.orderbook import OrderBook
 
 __all__ = ["ClobFeed", "Feed", "FeedStats", "UsFeed", "aclob", "clob", "us"]
@@ -181,6 +184,7 @@ class Feed:
         self._error: BaseException | None = None
         self._resyncs = 0
         self._ready = threading.Event()
+        self._recorder: Recorder | None = None  # closed by stop() (see record())
 
     # Public API: lifecycle.
 
@@ -389,6 +393,58 @@ class Feed:
             error=None if self._error is None else str(self._error),
         )
 
+    # Public API: recording.
+
+    def set_tap(self, tap: FrameTap | None) -> None:
+        """Attach a raw-frame observer to every connection, present and future (None detaches).
+
+        The tap sees every frame in both directions (outgoing ones redacted) and the connection
+        markers; :meth:`record` uses it. Its methods run on the event loop: they must not block.
+
+        Example:
+            >>> feed = ClobFeed(assets=["1"], url="ws://127.0.0.1:9/ws/market")
+            >>> feed.set_tap(None)
+            >>> feed.tap is None
+            True
+        """
+        self.tap = tap
+        for channel in self._channels:
+            if channel.connection is not None:
+                channel.connection.tap = tap
+
+    def record(self, directory: str | Path, **kwargs: Any) -> Recorder:
+        """Record this feed's raw traffic to a Parquet directory (call before :meth:`start`).
+
+        Returns the :class:`~polyresearch.record.Recorder` (``.stats()`` for its counters);
+        it is flushed and closed when the feed stops. Replay the directory with
+        :func:`polyresearch.record.replay`.
+
+        Args:
+            directory: the recording root (created if missing).
+            **kwargs: passed to the Recorder (``chunk_rows``, ``max_total_bytes``, ...).
+
+        Raises:
+            ConfigError: the feed is already running, or already has a tap.
+
+        Example:
+            >>> import tempfile
+            >>> feed = ClobFeed(assets=["1"], url="ws://127.0.0.1:9/ws/market")
+            >>> recorder = feed.record(tempfile.mkdtemp())
+            >>> recorder.stats().frames
+            0
+            >>> recorder.close()
+        """
+        from polyresearch.record.recorder import record_feed
+
+        if self.running:
+            # A recording must open with the snapshots the subscription sends; started late it
+            # would replay deltas onto books it never saw.
+            raise ConfigError("call record() before start()")
+        if self.tap is not None:
+            raise ConfigError("this feed already has a tap (a recorder); one at a time")
+        self._recorder = record_feed(self, directory, **kwargs)
+        return self._recorder
+
     # Private methods.
 
     def _start_thread(self) -> None:
@@ -474,6 +530,12 @@ class Feed:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            # Everything recorded reaches disk before stop() returns (off the loop: the
+            # writer thread may still be busy with the last chunks).
+            self.set_tap(None)
+            await asyncio.to_thread(recorder.close)
 
     def _new_connection(self, channel: _Channel, url: str, *, heartbeat: str | None) -> None:
         channel.connection = Connection(

@@ -43,6 +43,8 @@ def test_import_has_no_side_effects() -> None:
         "before = threading.active_count()\n"
         "import polyresearch, polyresearch.protocol.events\n"
         "assert 'polyresearch.feed' not in sys.modules, 'feed imported eagerly'\n"
+        "assert 'polyresearch.record' not in sys.modules, 'record imported eagerly'\n"
+        "assert 'polyresearch.analysis' not in sys.modules, 'analysis imported eagerly'\n"
         "assert threading.active_count() == before, 'thread started'\n"
         "assert 'nest_asyncio' not in sys.modules, 'nest_asyncio imported'\n"
         "assert 'websockets' not in sys.modules, 'websockets imported eagerly'\n"
@@ -59,3 +61,21 @@ def test_import_has_no_side_effects() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "clean"
+
+
+def test_lazy_record_and_analysis_names() -> None:
+    """polyresearch.analysis resolves to the module; replay/export/Recorder to the record API."""
+    code = (
+        "import sys, polyresearch\n"
+        "assert polyresearch.analysis is sys.modules['polyresearch.analysis']\n"
+        "assert callable(polyresearch.analysis.ohlcv)\n"
+        "from polyresearch import record\n"
+        "assert polyresearch.replay is record.replay and polyresearch.export is record.export\n"
+        "assert polyresearch.Recorder is record.Recorder\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -78,10 +78,7 @@ async def record(args: argparse.Namespace) -> RecorderStats:
 
 
 async def _stream(feed: Feed, args: argparse.Namespace) -> RecorderStats:
-    from polyresearch.record import record_feed
-
-    recorder = record_feed(
-        feed,
+    recorder = feed.record(
         args.out,
         chunk_rows=args.chunk_rows,
         chunk_bytes=args.chunk_bytes,
@@ -97,7 +94,7 @@ async def _stream(feed: Feed, args: argparse.Namespace) -> RecorderStats:
                 if feed.error is not None:
                     raise feed.error
     finally:
-        recorder.close()  # whatever happens, the open chunk is written
+        recorder.close()  # the feed's stop closed it; this covers a failed start too
     return recorder.stats()
 
 

@@ -6,6 +6,7 @@ feed. ``--stats`` prints one JSON object: ``frames``, ``events`` (by kind), ``dr
 reason), ``books`` (per asset or slug: ``status``, ``best_bid``, ``best_ask``),
 ``bbo_mismatches``, ``hashes_verified``, ``hashes_unverified`` and ``notes`` (skipped chunks).
 For a frame file, the CLOB hash parameters come from ``--min-order-size`` and ``--neg-risk``.
+``--export DIR`` writes the replayed tables and books as ``--format csv parquet`` files.
 
 Example:
     $ python -m polyresearch replay rec --venue clob --stats
@@ -51,6 +52,25 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--hash-every", type=int, default=None, help="check 1 hash in N")
     parser.add_argument("--progress", action="store_true", help="show a progress bar (tqdm)")
+    parser.add_argument(
+        "--export", type=Path, default=None, help="write the replayed tables into this directory"
+    )
+    parser.add_argument(
+        "--format",
+        nargs="+",
+        choices=["csv", "parquet"],
+        default=["parquet"],
+        help="export formats (default: parquet)",
+    )
+    parser.add_argument(
+        "--snapshot-interval",
+        type=float,
+        default=None,
+        help="sample the books into book_snapshots every S seconds of recorded time",
+    )
+    parser.add_argument(
+        "--book-depth", type=int, default=10, help="levels per side in book samples and exports"
+    )
     parser.set_defaults(func=_main)
 
 
@@ -99,8 +119,21 @@ def _main(args: argparse.Namespace) -> int:
         default_params=default,
         hash_every=args.hash_every,
         progress=args.progress or None,
+        snapshot_interval=args.snapshot_interval,
+        snapshot_depth=args.book_depth,
     )
     result = summary(feed)
+    if args.export is not None:
+        from polyresearch.record.export import export
+
+        written = export(
+            feed,
+            args.export,
+            formats=args.format,
+            book_depth=args.book_depth,
+            progress=args.progress or None,
+        )
+        result["exported"] = {name: [str(p) for p in paths] for name, paths in written.items()}
     if args.stats:
         sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
     else:
@@ -108,4 +141,7 @@ def _main(args: argparse.Namespace) -> int:
             f"replayed {result['frames']} frames into {len(result['books'])} books, "
             f"{sum(result['events'].values())} events, {sum(result['dropped'].values())} dropped\n"
         )
+        if args.export is not None:
+            files = sum(len(paths) for paths in result["exported"].values())
+            sys.stdout.write(f"exported {files} files into {args.export}/\n")
     return 0

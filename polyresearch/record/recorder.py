@@ -6,6 +6,16 @@ Parquet chunk when ``chunk_rows`` rows or ``chunk_bytes`` bytes are buffered (or
 changes, or :meth:`Recorder.flush`/:meth:`Recorder.close` is called). ``max_total_bytes`` caps
 the recording: the oldest chunks this recorder wrote are deleted (and counted) to stay under it.
 
+Chunks are written off the event loop: a full buffer is handed to a writer thread through a
+queue bounded in bytes (``max_pending_bytes``, by default four chunks' worth), so a slow disk
+never stalls the sockets. When a full chunk would push the queue past that bound the chunk is
+dropped, not waited for: its rows are counted in
+``rows_dropped``/``chunks_dropped``, logged, and a ``gap`` marker row goes into the next chunk
+so that a replay knows the books after it cannot be trusted until their next snapshot
+(blocking instead would stall every connection of the feed and let the venue drop us).
+:meth:`Recorder.flush` and :meth:`Recorder.close` wait until everything queued is on disk. A
+crash loses the open chunk and what is still queued (at most ``max_pending_bytes``).
+
 Credentials never reach disk: feeds already redact outgoing frames (the CLOB ``auth`` object),
 and the recorder scrubs again, defensively, any ``auth`` object and any secret-looking field
 (``secret``, ``passphrase``, ``apiKey``, ``signature``, ``X-PM-*``, ``owner``...) in outgoing
@@ -23,9 +33,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import queue
 import re
 import threading
 from pathlib import Path
@@ -47,6 +59,12 @@ logger = logging.getLogger("polyresearch.record")
 
 DEFAULT_CHUNK_ROWS = 100_000
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+#: Full chunks (of chunk_bytes each) that may wait for the writer thread, by default.
+DEFAULT_PENDING_CHUNKS = 4
+#: Rows per Arrow conversion call in the writer thread (each call holds the GIL throughout).
+_CONVERT_ROWS = 1_000
+#: Hard bound on queued chunks, however small they are.
+_MAX_QUEUED_CHUNKS = 1024
 #: Per-row overhead beside the frame itself, for the byte bound (an estimate, not exact).
 _ROW_OVERHEAD = 64
 
@@ -123,6 +141,11 @@ class RecorderStats(msgspec.Struct, frozen=True, kw_only=True):
     rows_rotated_out: int
     bytes_rotated_out: int
     write_errors: int
+    #: chunks (and their rows) dropped because the writer queue was full (disk too slow)
+    chunks_dropped: int
+    rows_dropped: int
+    #: chunks handed to the writer thread and not yet on disk
+    chunks_pending: int
 
 
 class Recorder:
@@ -136,13 +159,18 @@ class Recorder:
         max_total_bytes: delete this recorder's oldest chunks to stay under this size.
         metadata: extra key-value metadata for every chunk (e.g. market parameters).
         redact: literal values (key ids, secrets) replaced wherever they appear.
+        max_pending_bytes: frame bytes that may wait for the writer thread (default: four
+            times ``chunk_bytes``); a chunk that would exceed it is dropped and counted (see
+            the module docstring). The first pending chunk is always accepted.
 
     Example:
         >>> import tempfile
         >>> rec = Recorder(tempfile.mkdtemp(), venue="us", chunk_rows=1)
         >>> rec.on_frame(direction="in", ts_ns=5, connection="us-markets-0", epoch=1, data=b"{}")
+        >>> rec.flush()  # waits for the writer thread
         >>> rec.stats().chunks_written
         1
+        >>> rec.close()
     """
 
     def __init__(
@@ -155,9 +183,12 @@ class Recorder:
         max_total_bytes: int | None = None,
         metadata: dict[str, str] | None = None,
         redact: tuple[str, ...] = (),
+        max_pending_bytes: int | None = None,
     ) -> None:
         if chunk_rows <= 0 or chunk_bytes <= 0:
             raise ConfigError("chunk_rows and chunk_bytes must be positive")
+        if max_pending_bytes is not None and max_pending_bytes <= 0:
+            raise ConfigError("max_pending_bytes must be positive (or None for the default)")
         if max_total_bytes is not None and max_total_bytes <= 0:
             raise ConfigError("max_total_bytes must be positive (or None for no cap)")
         self.directory = Path(directory)
@@ -179,8 +210,22 @@ class Recorder:
         self._total_bytes = 0
         self._closed = False
         self._channels: dict[str, str] = {}  # connection name -> channel, parsed once
-        # frames, markers, rows written, chunks, bytes, scrubbed, rotated chunks/rows/bytes, errors
-        self._counts = [0] * 10
+        # frames, markers, rows written, chunks, bytes, scrubbed, rotated chunks/rows/bytes,
+        # errors, chunks dropped, rows dropped (the writer thread updates 2-4 and 6-9)
+        self._counts = [0] * 12
+        # Rows dropped since the last gap marker was written (reported in the next chunk).
+        self._unreported_drop = 0
+        self.max_pending_bytes = (
+            DEFAULT_PENDING_CHUNKS * chunk_bytes if max_pending_bytes is None else max_pending_bytes
+        )
+        self._pending_bytes = 0  # frame bytes queued for the writer (under the lock)
+        self._queue: queue.Queue[tuple[dict[str, list[Any]], int, int] | None] = queue.Queue(
+            maxsize=_MAX_QUEUED_CHUNKS
+        )
+        self._writer = threading.Thread(
+            target=self._write_loop, name=f"polyresearch-recorder-{venue}", daemon=True
+        )
+        self._writer.start()
 
     # FrameTap
 
@@ -221,15 +266,46 @@ class Recorder:
     # Public API.
 
     def flush(self) -> None:
-        """Write the buffered rows as a chunk now (no-op when nothing is buffered)."""
+        """Write the buffered rows as a chunk and wait until every queued chunk is on disk.
+
+        Blocks the caller for as long as the disk takes: call it from a thread or a cell,
+        not from a callback on the event loop.
+        """
         with self._lock:
-            self._flush()
+            item = self._take()
+        if item is not None:
+            self._queue.put(item)  # explicit flushes wait for room rather than drop
+        if self._writer.is_alive():
+            self._queue.join()
+
+    def drain(self) -> None:
+        """Wait until every chunk handed to the writer thread is on disk.
+
+        Unlike :meth:`flush`, the open (partly filled) chunk stays buffered.
+        """
+        if self._writer.is_alive():
+            self._queue.join()
 
     def close(self) -> None:
-        """Flush and stop recording; later frames are ignored (idempotent)."""
+        """Flush, wait for the writer thread and stop recording; later frames are ignored.
+
+        Idempotent.
+        """
         with self._lock:
-            self._flush()
+            if self._closed:
+                return
+            item = self._take()
             self._closed = True
+        if item is not None:
+            self._queue.put(item)
+        if self._writer.is_alive():
+            self._queue.put(None)  # blocks only until the writer takes the last chunks
+            self._writer.join()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
 
     def stats(self) -> RecorderStats:
         """A frozen snapshot of the counters."""
@@ -247,6 +323,9 @@ class Recorder:
                 rows_rotated_out=c[7],
                 bytes_rotated_out=c[8],
                 write_errors=c[9],
+                chunks_dropped=c[10],
+                rows_dropped=c[11],
+                chunks_pending=self._queue.qsize(),
             )
 
     def __enter__(self) -> Recorder:
@@ -279,6 +358,8 @@ class Recorder:
         if self._hour is not None and hour != self._hour:
             self._flush()  # one chunk never spans two hour partitions
         self._hour = hour
+        if self._unreported_drop:
+            self._gap(ts_ns)
         columns = self._columns
         columns["seq"].append(self._seq)
         columns["ts_ns"].append(ts_ns)
@@ -295,17 +376,102 @@ class Recorder:
         if len(columns["seq"]) >= self.chunk_rows or self._buffered_bytes >= self.chunk_bytes:
             self._flush()
 
-    def _flush(self) -> None:
+    def _take(self) -> tuple[dict[str, list[Any]], int, int] | None:
+        """Detach the buffered rows as a chunk to write (caller holds the lock)."""
         columns = self._columns
-        rows = len(columns["seq"])
-        if rows == 0:
-            return
-        table = pa.Table.from_pydict(columns, schema=SCHEMA).replace_schema_metadata(self._metadata)
+        if not columns["seq"]:
+            return None
+        size = self._buffered_bytes
         self._columns = {name: [] for name in SCHEMA.names}
         self._buffered_bytes = 0
         self._hour = None
-        final = chunk_path(self.directory, self.venue, int(columns["ts_ns"][0]), self._chunk_seq)
         self._chunk_seq += 1
+        self._pending_bytes += size
+        return columns, self._chunk_seq - 1, size
+
+    def _flush(self) -> None:
+        """Hand a full buffer to the writer thread without waiting (caller holds the lock)."""
+        if not self._columns["seq"]:
+            return
+        rows, size = len(self._columns["seq"]), self._buffered_bytes
+        if self._pending_bytes and self._pending_bytes + size > self.max_pending_bytes:
+            self._drop(rows)
+            return
+        item = self._take()
+        assert item is not None
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self._pending_bytes -= size
+            self._drop(rows)
+
+    def _drop(self, rows: int) -> None:
+        # The disk is behind: drop this chunk rather than stall the event loop (module
+        # docstring). A gap marker opens the next chunk so that a replay sees the hole.
+        self._columns = {name: [] for name in SCHEMA.names}
+        self._buffered_bytes = 0
+        self._hour = None
+        self._counts[10] += 1
+        self._counts[11] += rows
+        self._unreported_drop += rows
+        logger.warning("recorder: writer queue full, %d rows dropped", rows)
+
+    def _gap(self, ts_ns: int) -> None:
+        """Buffer a ``gap`` marker for rows dropped before this one (caller holds the lock)."""
+        # Cumulative: a marker may itself be lost in a later dropped chunk.
+        self._unreported_drop = 0
+        dropped = self._counts[11]
+        columns = self._columns
+        columns["seq"].append(self._seq)
+        columns["ts_ns"].append(ts_ns)
+        columns["kind"].append("marker")
+        columns["direction"].append("gap")
+        columns["channel"].append("")
+        columns["connection"].append("")
+        columns["epoch"].append(0)
+        columns["data"].append(None)
+        columns["text"].append(False)
+        columns["detail"].append(f"{dropped} rows dropped so far: writer queue full")
+        self._seq += 1
+
+    def _write_loop(self) -> None:
+        """The writer thread: one queued chunk at a time, until the close sentinel."""
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._write(*item)
+            except Exception:  # never let the thread die: count and go on
+                with self._lock:
+                    self._counts[9] += 1
+                logger.exception("recorder: writer thread failed on a chunk")
+            finally:
+                self._queue.task_done()
+
+    def _write(self, columns: dict[str, list[Any]], chunk_seq: int, size_in: int) -> None:
+        try:
+            self._write_chunk(columns, chunk_seq)
+        finally:
+            with self._lock:
+                self._pending_bytes -= size_in
+
+    def _write_chunk(self, columns: dict[str, list[Any]], chunk_seq: int) -> None:
+        rows = len(columns["seq"])
+        # Converted in slices: converting Python objects holds the GIL for the whole call, and
+        # one call over a 100k-row chunk would stall the event loop thread for its duration.
+        # Between slices the loop thread gets the GIL back (bench_record_writer.py).
+        batches = [
+            pa.RecordBatch.from_pydict(
+                {name: values[start : start + _CONVERT_ROWS] for name, values in columns.items()},
+                schema=SCHEMA,
+            )
+            for start in range(0, rows, _CONVERT_ROWS)
+        ]
+        table = pa.Table.from_batches(batches, schema=SCHEMA).replace_schema_metadata(
+            self._metadata
+        )
+        final = chunk_path(self.directory, self.venue, int(columns["ts_ns"][0]), chunk_seq)
         # Hidden temp name in the same directory, renamed into place once complete: readers
         # globbing *.parquet never see a partial file, and a crash leaves only the .tmp.
         tmp = final.with_name(f".{final.name}{TMP_SUFFIX}")
@@ -318,17 +484,20 @@ class Recorder:
             os.replace(tmp, final)
         except OSError:
             # Disk full or gone: count it, keep recording (the next chunk may succeed).
-            self._counts[9] += 1
+            with self._lock:
+                self._counts[9] += 1
             logger.exception("recorder: writing %s failed; %d rows lost", final, rows)
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the directory itself may be what failed
+                tmp.unlink(missing_ok=True)
             return
         size = final.stat().st_size
-        self._counts[2] += rows
-        self._counts[3] += 1
-        self._counts[4] += size
-        self._written.append((final, rows, size))
-        self._total_bytes += size
-        self._rotate()
+        with self._lock:
+            self._counts[2] += rows
+            self._counts[3] += 1
+            self._counts[4] += size
+            self._written.append((final, rows, size))
+            self._total_bytes += size
+            self._rotate()
 
     def _rotate(self) -> None:
         cap = self.max_total_bytes
@@ -348,6 +517,9 @@ def record_feed(
     **kwargs: Any,
 ) -> Recorder:
     """Attach a new :class:`Recorder` to a feed (call before ``feed.start()``).
+
+    :meth:`polyresearch.feed.Feed.record` is the usual way in (it also closes the recorder
+    when the feed stops); this function attaches without that ownership.
 
     CLOB market parameters (what the book hash needs) and ``hash_every`` go into the chunk
     metadata, so a replay verifies hashes exactly as the live feed did.
@@ -382,8 +554,5 @@ def record_feed(
     if isinstance(key_id, str):
         redact += (key_id,)
     recorder = Recorder(directory, venue=feed.venue, metadata=metadata, redact=redact, **kwargs)
-    feed.tap = recorder  # connections added later (subscribe) pick it up from the feed
-    for channel in feed._channels:
-        if channel.connection is not None:
-            channel.connection.tap = recorder
+    feed.set_tap(recorder)  # connections added later (subscribe) pick it up from the feed
     return recorder

@@ -170,9 +170,15 @@ class ReplayFeed:
         max_rows: int | None = None,
         tables: Tables | None = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        snapshot_interval: float | None = None,
+        snapshot_depth: int = 10,
     ) -> None:
         if venue not in _DECODERS:
             raise ConfigError(f"unknown venue {venue!r}; choose clob or us")
+        if snapshot_interval is not None and snapshot_interval <= 0:
+            raise ConfigError("snapshot_interval must be positive (or None for no sampling)")
+        if snapshot_depth < 1:
+            raise ConfigError("snapshot_depth must be positive")
         self.venue = venue
         # The same construction as ClobFeed/UsFeed: US books carry no CLOB hash.
         verify = venue == "clob" if verify_hashes is None else verify_hashes
@@ -193,6 +199,12 @@ class ReplayFeed:
         self._pipes: dict[str, _Pipe] = {}
         self._reconnects = 0
         self._resyncs = 0
+        #: Receive time (ns) of the last replayed frame; None before the first.
+        self.last_recv_ns: int | None = None
+        # Book sampling on the recorded clock, as a live feed's snapshot_interval sampler.
+        self._sample_every = None if snapshot_interval is None else int(snapshot_interval * 1e9)
+        self._sample_depth = snapshot_depth
+        self._next_sample: int | None = None
 
     # Read API of a live feed.
 
@@ -247,6 +259,9 @@ class ReplayFeed:
 
     def frame(self, connection: str, channel: str, data: str | bytes, recv_ns: int) -> None:
         """Apply one inbound frame, as the live feed's channel does."""
+        if self._sample_every is not None:
+            self._sample_until(recv_ns)
+        self.last_recv_ns = recv_ns
         pipe = self._pipes.get(connection)
         if pipe is None:
             pipe = self._pipe(connection, channel)
@@ -270,6 +285,15 @@ class ReplayFeed:
         self, connection: str, channel: str, kind: str, epoch: int, detail: str, ts_ns: int
     ) -> None:
         """Apply one connection marker, as the live feed's state hook does."""
+        if kind == "gap":
+            # The recorder dropped rows here (its writer queue was full): no book can be
+            # trusted until its next snapshot, exactly as after a reconnect.
+            self.store.books.invalidate_all()
+            self.store.status(
+                "gap", ts_ns=ts_ns, detail=detail[:200], channel=_MAIN_CHANNEL[self.venue]
+            )
+            self.notes["recorder_gaps"] = self.notes.get("recorder_gaps", 0) + 1
+            return
         pipe = self._pipes.get(connection)
         if pipe is None:
             pipe = self._pipe(connection, channel)
@@ -285,6 +309,24 @@ class ReplayFeed:
             store.status("connect", ts_ns=ts_ns, detail=connection, channel=channel)
         elif kind in ("disconnect", "stale"):
             store.status(kind, ts_ns=ts_ns, detail=detail[:200], channel=channel)
+
+    def _sample_until(self, recv_ns: int) -> None:
+        """Sample the books at every interval boundary up to this frame (before applying it)."""
+        every = self._sample_every
+        assert every is not None
+        due = self._next_sample
+        if due is None:
+            self._next_sample = recv_ns + every
+            return
+        if due > recv_ns:
+            return
+        # A long silence: the books did not change, one sample stands for it (as the state
+        # read at the last boundary), then the schedule resumes from here.
+        last_due = due + (recv_ns - due) // every * every
+        self.store.sample_books(depth=self._sample_depth, ts_ns=due)
+        if last_due != due:
+            self.store.sample_books(depth=self._sample_depth, ts_ns=last_due)
+        self._next_sample = last_due + every
 
     def _pipe(self, connection: str, channel: str) -> _Pipe:
         try:
@@ -308,6 +350,8 @@ def replay(
     hash_every: int | None = None,
     max_rows: int | None = None,
     progress: bool | None = None,
+    snapshot_interval: float | None = None,
+    snapshot_depth: int = 10,
 ) -> ReplayFeed:
     r"""Replay a recording directory or a plain file of raw frames into a :class:`ReplayFeed`.
 
@@ -321,7 +365,11 @@ def replay(
         default_params: parameters for any token without its own (e.g. a frame file).
         hash_every: as the live feed's (default: the recorded value, else 16).
         max_rows: row bound of every table.
-        progress: show a progress bar (tqdm, when installed); None: only for big replays.
+        progress: show a progress bar (tqdm, notebook-aware); None: only for big replays.
+        snapshot_interval: sample the top ``snapshot_depth`` levels of every book into
+            ``book_snapshots`` every this many seconds of recorded time, as a live feed's
+            sampler does (None: no sampling).
+        snapshot_depth: levels per side in each sample.
 
     Returns:
         The replayed feed; :attr:`ReplayFeed.notes` counts what was skipped.
@@ -336,9 +384,22 @@ def replay(
     if speed is not None and speed <= 0:
         raise ConfigError("speed must be positive (or None for as fast as possible)")
     path = Path(source)
+    sampling: dict[str, Any] = {
+        "snapshot_interval": snapshot_interval,
+        "snapshot_depth": snapshot_depth,
+    }
     if path.is_dir():
         return _replay_directory(
-            path, venue, channel, speed, params, default_params, hash_every, max_rows, progress
+            path,
+            venue,
+            channel,
+            speed,
+            params,
+            default_params,
+            hash_every,
+            max_rows,
+            progress,
+            sampling,
         )
     venue = venue or "clob"
     feed = ReplayFeed(
@@ -347,6 +408,7 @@ def replay(
         default_params=default_params,
         hash_every=hash_every or 16,
         max_rows=max_rows,
+        **sampling,
     )
     channel = channel or _MAIN_CHANNEL[venue]
     connection = f"{venue}-{channel}-0"
@@ -369,6 +431,7 @@ def _replay_directory(
     hash_every: int | None,
     max_rows: int | None,
     progress: bool | None,
+    sampling: dict[str, Any],
 ) -> ReplayFeed:
     if venue is None:
         venues = sorted(p.name.removeprefix("venue=") for p in path.glob("venue=*"))
@@ -388,6 +451,7 @@ def _replay_directory(
         if "polyresearch.verify_hashes" in meta
         else None,
         max_rows=max_rows,
+        **sampling,
     )
     feed.notes.update(notes)
     total = sum(pq.read_metadata(p).num_rows for p in paths)
@@ -464,9 +528,6 @@ class _Pacer:
 def _progress(total: int, wanted: bool | None) -> Any:
     if wanted is False or (wanted is None and total < 1_000_000):
         return None
-    try:
-        # tqdm.auto picks the notebook widget in Jupyter; an optional dependency (no stubs).
-        auto = importlib.import_module("tqdm.auto")
-    except ImportError:
-        return None
-    return auto.tqdm(total=total, unit="row", desc="replay")
+    # tqdm.auto picks the notebook widget in Jupyter (tqdm ships no type information).
+    auto = importlib.import_module("tqdm.auto")
+    return auto.tqdm(total=total, unit="row", unit_scale=True, desc="replay")

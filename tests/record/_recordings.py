@@ -12,7 +12,7 @@ import polars as pl
 
 from polyresearch.config import ClobCredentials, UsCredentials
 from polyresearch.feed import ClobFeed, Feed, UsFeed
-from polyresearch.record import Recorder, record_feed
+from polyresearch.record import Recorder
 from polyresearch.simulator import Simulator
 from polyresearch.state.books import MarketParams
 
@@ -63,12 +63,13 @@ def table_frames(feed: Any) -> dict[str, pl.DataFrame]:
 
 
 async def _run(feed: Feed, sim: Simulator, directory: Path, enough: int, **kwargs: Any) -> Recorder:
-    recorder = record_feed(feed, directory, **kwargs)
+    recorder = feed.record(directory, **kwargs)
     async with feed:
         await feed.wait_for(lambda f: f.stats().store.events >= enough, within=30)
         sim.pause()
         await asyncio.sleep(0.3)  # let in-flight frames land (recorded and applied alike)
-    recorder.close()
+    # Feed.record hands the recorder to the feed: stopping it flushed and closed it.
+    assert recorder.closed and feed.tap is None
     return recorder
 
 

@@ -59,6 +59,7 @@ def test_crash_loses_only_the_open_chunk(tmp_path: Path) -> None:
     """Without close(), written chunks replay and only the buffered rows are lost."""
     rec = Recorder(tmp_path, venue="clob", chunk_rows=8)
     _feed(rec, 20)  # 16 rows in two chunks, 4 still buffered when the "process dies"
+    rec.drain()  # the writer thread finished the full chunks; the open one stays in memory
     assert rec.stats().rows_buffered == 4
     assert len(replay(tmp_path).tables.trades) == 16
 
@@ -142,7 +143,7 @@ def test_progress_bar_counts_every_row(tmp_path: Path, monkeypatch: pytest.Monke
     bars: list[FakeBar] = []
 
     class FakeBar:
-        def __init__(self, *, total: int, unit: str, desc: str) -> None:
+        def __init__(self, *, total: int, unit: str, desc: str, **_: object) -> None:
             self.total, self.done, self.closed = total, 0, False
             bars.append(self)
 
