@@ -14,7 +14,7 @@ import time
 
 from polyresearch.feed import ClobFeed
 from polyresearch.notebook.runner import Runner
-from polyresearch.simulator import Simulator
+from polyresearch.simulator import ModelConfig, Simulator
 from tests.conftest import UNIT
 
 CYCLES = 3
@@ -24,13 +24,19 @@ def _threads() -> set[threading.Thread]:
     return set(threading.enumerate())
 
 
+def _sim(seed: int) -> Simulator:
+    # No market resolves (lifecycle_rate=0): on a loaded machine a market could otherwise
+    # resolve before the feed subscribes, and the quotes each cycle waits for never come.
+    return Simulator(seed=seed, markets=1, rate=300, model_config=ModelConfig(lifecycle_rate=0))
+
+
 def _feed(url: str, assets: list[str]) -> ClobFeed:
     return ClobFeed(assets=assets, url=url)
 
 
 async def test_async_stop_of_a_thread_mode_feed_leaves_no_thread() -> None:
     """await feed.stop() on a loop joins the feed's thread without parking a worker thread."""
-    async with Simulator(seed=11, markets=1, rate=300) as sim:
+    async with _sim(11) as sim:
         assets = list(sim.markets()[0].token_ids)
         for _ in range(CYCLES):
             before = _threads()
@@ -50,7 +56,7 @@ async def test_async_stop_of_a_thread_mode_feed_leaves_no_thread() -> None:
 def test_stop_sync_of_a_thread_mode_feed_leaves_no_thread() -> None:
     """feed.stop_sync() from a script (no loop) ends the feed's thread, cycle after cycle."""
     runner = Runner(mode="thread")
-    sim = Simulator(seed=12, markets=1, rate=300)
+    sim = _sim(12)
     runner.run_simulator("sim", sim)
     runner.wait_until(lambda: runner.get("sim").state == "running", within=20 * UNIT)
     assets = list(sim.markets()[0].token_ids)
@@ -74,7 +80,7 @@ def test_runner_stop_all_sync_leaves_no_thread() -> None:
     for seed in range(CYCLES):
         before = _threads()
         runner = Runner(mode="thread")
-        sim = Simulator(seed=20 + seed, markets=1, rate=300)
+        sim = _sim(20 + seed)
         runner.run_simulator("sim", sim)
         runner.wait_until(lambda r=runner: r.get("sim").state == "running", within=20 * UNIT)
         feed = _feed(sim.clob_market_url, list(sim.markets()[0].token_ids))
@@ -91,7 +97,7 @@ async def test_runner_shutdown_from_a_loop_leaves_no_thread() -> None:
     for seed in range(CYCLES):
         before = _threads()
         runner = Runner(mode="thread")
-        sim = Simulator(seed=30 + seed, markets=1, rate=300)
+        sim = _sim(30 + seed)
         await runner.run_simulator("sim", sim).wait_running(within=20 * UNIT)
         feed = _feed(sim.clob_market_url, list(sim.markets()[0].token_ids))
         runner.run_feed("clob", feed)
