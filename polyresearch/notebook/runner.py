@@ -6,7 +6,10 @@ loop, so data keeps arriving between cells and while a cell awaits; nothing patc
 whose cells block for long (``time.sleep``, heavy CPU work) and still want data to arrive.
 Feeds and the simulator then change state on that thread: read it with :meth:`Runner.read`,
 ``feed.read(fn)`` or ``feed.snapshot(...)`` (they run the read on the runner's thread, between
-two messages), never by touching tables from the cell's thread while they are written.
+two messages), never by touching tables from the cell's thread while they are written. Live
+charts and the status panel built from a feed do this themselves (one read per tick). In a
+cell, ``await runner.shutdown()`` stops the jobs and ends the thread without parking a worker
+thread; ``runner.stop_all_sync()`` does the same from synchronous code.
 
 Jobs are registered by name: running a job under a name that is taken stops the previous one,
 so re-running a cell never leaks a second stream. A job that fails sets its ``state`` to
