@@ -61,6 +61,8 @@ T = TypeVar("T")
 CLOB_MARKET_URL: Final = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
 CLOB_USER_URL: Final = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
 US_BASE_URL: Final = "wss://api.polymarket.us"
+#: Seconds a stop waits for a feed's own thread to end.
+THREAD_JOIN_TIMEOUT: Final = 10.0
 DEFAULT_MAX_ASSETS_PER_CONNECTION: Final = 200
 #: Seconds between connection starts, so a big feed does not open a storm of sockets at once.
 DEFAULT_CONNECT_STAGGER: Final = 0.05
@@ -185,6 +187,8 @@ class Feed:
         self._resyncs = 0
         self._ready = threading.Event()
         self._recorder: Recorder | None = None  # closed by stop() (see record())
+        #: Set by the feed's own thread (thread mode) as its very last act.
+        self._exited = ThreadExit()
 
     # Public API: lifecycle.
 
@@ -207,12 +211,18 @@ class Feed:
     async def stop(self) -> None:
         """Stop every connection and task; in thread mode, stop and join the thread."""
         if self._thread is not None and self._loop is not None:
-            loop, thread = self._loop, self._thread
+            loop, thread, exited = self._loop, self._thread, self._exited
             if threading.current_thread() is not thread:
                 future = asyncio.run_coroutine_threadsafe(self._stop_tasks(), loop)
                 await asyncio.wrap_future(future)
                 loop.call_soon_threadsafe(loop.stop)
-                await asyncio.to_thread(thread.join, 10)
+                # Wait for the thread's own "I am done" signal on this loop instead of joining
+                # through asyncio.to_thread: that would park a worker thread in the caller's
+                # default executor for good (one leaked thread per stop). Once the signal
+                # fires the thread has nothing left but to return, so the join is immediate.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(exited.wait(), THREAD_JOIN_TIMEOUT)
+                thread.join(1.0)
                 self._thread = None
                 self._loop = None
                 return
@@ -226,7 +236,7 @@ class Feed:
         loop, thread = self._loop, self._thread
         asyncio.run_coroutine_threadsafe(self._stop_tasks(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+        thread.join(THREAD_JOIN_TIMEOUT)
         self._thread = None
         self._loop = None
 
@@ -451,6 +461,8 @@ class Feed:
         loop = asyncio.new_event_loop()
         self._loop = loop
 
+        exited = self._exited = ThreadExit()
+
         def main() -> None:
             asyncio.set_event_loop(loop)
             self._launch(loop)
@@ -458,9 +470,8 @@ class Feed:
             try:
                 loop.run_forever()
             finally:
-                with contextlib.suppress(Exception):
-                    loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
+                close_thread_loop(loop)
+                exited.set()
 
         self._thread = threading.Thread(target=main, name=f"polyresearch-{self.venue}", daemon=True)
         self._ready.clear()
@@ -1210,3 +1221,74 @@ def us(
     """
     creds = credentials if credentials is not None else UsCredentials.from_env()
     return UsFeed(slugs=slugs, credentials=creds, base_url=base_url, **kwargs)
+
+
+class ThreadExit:
+    """A one-shot signal a thread sets when it ends, awaitable from any loop or thread.
+
+    Awaiting it parks no thread (unlike ``asyncio.to_thread(thread.join)``, which keeps a worker
+    of the caller's default executor alive afterwards): each waiter gets a future on its own
+    loop, resolved through ``call_soon_threadsafe`` by :meth:`set`.
+
+    Example:
+        >>> done = ThreadExit()
+        >>> t = threading.Thread(target=done.set); t.start()
+        >>> asyncio.run(done.wait()); t.join(); done.is_set()
+        True
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def is_set(self) -> bool:
+        """Whether :meth:`set` was called."""
+        return self._set
+
+    def set(self) -> None:
+        """Mark the thread ended and wake every waiter (call it from the ending thread)."""
+        with self._lock:
+            self._set = True
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            with contextlib.suppress(RuntimeError):  # that waiter's loop is closed: nobody waits
+                loop.call_soon_threadsafe(_resolve, future)
+
+    async def wait(self) -> None:
+        """Return once :meth:`set` was called (at once if it already was)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._set:
+                return
+            self._waiters.append((loop, future))
+        try:
+            await future
+        finally:
+            with self._lock, contextlib.suppress(ValueError):
+                self._waiters.remove((loop, future))
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def close_thread_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Finish and close the loop of a thread we own, leaving no task or helper thread behind.
+
+    Cancels leftover tasks (e.g. websockets keepalives), closes async generators, and shuts the
+    loop's default executor down *waiting* for its workers (``loop.close()`` alone does not wait,
+    so a resolver or ``to_thread`` worker could outlive the stop).
+    """
+    with contextlib.suppress(Exception):
+        leftovers = asyncio.all_tasks(loop)
+        for task in leftovers:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+    with contextlib.suppress(Exception):
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    with contextlib.suppress(Exception):
+        loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()

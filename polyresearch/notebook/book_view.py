@@ -2,7 +2,9 @@
 
 Like the other charts it is one figure updated in place on a timer (see
 :class:`~polyresearch.notebook.charts.LiveChart`); a tick redraws only when the book's top
-``depth`` levels differ from those last drawn.
+``depth`` levels differ from those last drawn. Given a feed, it reads the book through
+``feed.read`` (one call per tick for both sides), so in thread mode the levels drawn come from
+one instant of the book on the feed's thread: bids and asks never cross in the drawing.
 
 Example:
     >>> from polyresearch.state.orderbook import OrderBook
@@ -23,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import plotly.graph_objects as go
 
-from polyresearch.notebook.charts import FloatArray, LiveChart
+from polyresearch.notebook.charts import FloatArray, LiveChart, reader_of
 from polyresearch.state.books import BookSet
 from polyresearch.state.orderbook import OrderBook
 
@@ -36,23 +38,30 @@ class DepthChart(LiveChart):
     """Cumulative depth (``kind="depth"``) or a price ladder (``kind="ladder"``) of one book.
 
     Args:
-        book: an :class:`OrderBook`, or a :class:`BookSet` (``feed.books``) with ``asset_id``.
+        book: an :class:`OrderBook`, a :class:`BookSet` (``feed.books``) with ``asset_id``, or
+            a feed with ``asset_id`` (its ``books``, read through ``feed.read``).
         asset_id: the asset to show when ``book`` is a BookSet (it may appear later).
         depth: levels per side.
         kind: ``"depth"`` (cumulative size by price, bids left, asks right) or ``"ladder"``
             (size at each price, horizontal bars).
-        **kwargs: ``interval`` and ``widget``, see :class:`LiveChart`.
+        **kwargs: ``interval``, ``widget`` and ``reader``, see :class:`LiveChart`.
     """
 
     def __init__(
         self,
-        book: OrderBook | BookSet,
+        book: OrderBook | BookSet | Any,
         asset_id: str | None = None,
         *,
         depth: int = 20,
         kind: Literal["depth", "ladder"] = "depth",
         **kwargs: Any,
     ) -> None:
+        if not isinstance(book, OrderBook | BookSet):
+            books = getattr(book, "books", None)
+            if not isinstance(books, BookSet):
+                raise TypeError(f"expected an OrderBook, a BookSet or a feed, got {type(book)}")
+            kwargs.setdefault("reader", reader_of(book))
+            book = books
         if isinstance(book, BookSet) and asset_id is None:
             raise ValueError("asset_id is required with a BookSet")
         if kind not in ("depth", "ladder"):
@@ -71,15 +80,9 @@ class DepthChart(LiveChart):
 
     def tick(self) -> bool:
         """Redraw if the top levels changed since the last redraw; return whether it drew."""
-        book = self._current()
-        levels: Levels = (
-            ((), ())
-            if book is None
-            else (
-                tuple(book.levels("bid", self.depth)),
-                tuple(book.levels("ask", self.depth)),
-            )
-        )
+        # Unlike tables, a book has no version counter: the levels themselves are compared,
+        # so the copy runs every tick (through the reader: both sides at one instant).
+        levels = self.read(self._copy_levels)
         if levels == self._levels:
             return False
         (bx, by), (ax, ay) = _arrays(levels[0]), _arrays(levels[1])
@@ -98,6 +101,12 @@ class DepthChart(LiveChart):
     def invalidate(self) -> None:
         """Force a redraw at the next tick."""
         self._levels = None
+
+    def _copy_levels(self) -> Levels:
+        book = self._current()
+        if book is None:
+            return ((), ())
+        return (tuple(book.levels("bid", self.depth)), tuple(book.levels("ask", self.depth)))
 
     def _traces(self) -> list[Any]:
         if self.kind == "depth":

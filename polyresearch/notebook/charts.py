@@ -14,6 +14,14 @@ plain ``go.Figure`` of the current data.
 Charts read only the state layer: pass ``feed.tables`` (or anything with a ``tables``
 attribute, such as a feed).
 
+Thread mode (``Runner(mode="thread")``, or a feed with a thread of its own): the tables are
+written on the feed's thread while the timer ticks on the kernel's. Each tick therefore copies
+everything it draws in *one* call of the chart's ``reader`` (a feed's :meth:`~polyresearch.feed.
+Feed.read`, taken automatically when the source is a feed; or ``reader=runner.read``), which
+runs the copy on the thread that owns the data, between two messages: all arrays of one redraw
+come from one instant. Decimation and the figure update then run on the caller's thread, so
+the feed's thread is held only for the copy. In loop mode ``feed.read`` is a direct call.
+
 Example:
     >>> from polyresearch.state.schemas import make_tables
     >>> tables = make_tables(max_rows=100)
@@ -32,8 +40,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -48,14 +56,17 @@ __all__ = [
     "MIN_INTERVAL",
     "LiveChart",
     "PriceChart",
+    "Reader",
     "SpreadChart",
     "downsample",
+    "reader_of",
     "tables_of",
 ]
 
 logger = logging.getLogger("polyresearch.notebook")
 
 FloatArray = npt.NDArray[np.float64]
+T = TypeVar("T")
 Downsample = Literal["minmax", "stride"]
 
 #: Default seconds between redraws (4 Hz).
@@ -76,6 +87,26 @@ def tables_of(source: Tables | Any) -> Tables:
     if not isinstance(tables, Tables):
         raise TypeError(f"expected Tables or an object with .tables, got {type(source).__name__}")
     return tables
+
+
+class Reader(Protocol):
+    """Runs ``fn`` where the data lives and returns its result (``Feed.read``, ``Runner.read``)."""
+
+    def __call__(self, fn: Callable[[], T], /) -> T:
+        """Return ``fn()``, called on the thread that owns the data."""
+        ...
+
+
+def reader_of(source: object) -> Reader | None:
+    """The ``read`` method of a feed (or anything with one), None for bare tables or books.
+
+    Example:
+        >>> from polyresearch.state.schemas import make_tables
+        >>> reader_of(make_tables(max_rows=10)) is None
+        True
+    """
+    read = getattr(source, "read", None)
+    return read if callable(read) else None
 
 
 def downsample(
@@ -132,6 +163,8 @@ class LiveChart:
         method: ``"minmax"`` or ``"stride"`` decimation above the cap.
         window: seconds of history to show (None: all rows in the tables).
         widget: build a ``go.FigureWidget`` (False: a plain ``go.Figure``, updated the same way).
+        reader: runs each tick's copy of the data on the thread that writes it (see the
+            module's notes on thread mode); None reads directly (loop mode, static tables).
     """
 
     def __init__(
@@ -143,8 +176,10 @@ class LiveChart:
         method: Downsample = "minmax",
         window: float | None = None,
         widget: bool = True,
+        reader: Reader | None = None,
     ) -> None:
         self.sources = tuple(sources)
+        self.reader = reader
         self._interval = DEFAULT_INTERVAL
         self.interval = interval
         self._max_points = DEFAULT_MAX_POINTS
@@ -203,10 +238,12 @@ class LiveChart:
 
     def tick(self) -> bool:
         """Redraw if a source table changed since the last redraw; return whether it drew."""
-        versions = tuple(t.version for t in self.sources)
-        if versions == self._drawn:
+        # The idle check reads plain ints, safe from any thread: a value read mid-write only
+        # moves the redraw to the next tick. The versions drawn are taken with the data.
+        if self._versions() == self._drawn:
             return False
-        series = self._series()
+        versions, raw = self.read(self._gather_versioned)
+        series = self._series(raw)
         with self.figure.batch_update():
             for trace, (x, y) in zip(self.figure.data, series, strict=True):
                 trace.x = x
@@ -214,6 +251,11 @@ class LiveChart:
         self._drawn = versions
         self.redraws += 1
         return True
+
+    def read(self, fn: Callable[[], T]) -> T:
+        """``fn()`` through the chart's reader: on the data's owner thread, or directly."""
+        reader = self.reader
+        return fn() if reader is None else reader(fn)
 
     def start(self) -> LiveChart:
         """Start the redraw timer on the running loop (the kernel's); idempotent."""
@@ -274,16 +316,31 @@ class LiveChart:
             "legend": {"orientation": "h"},
         }
 
-    def _series(self) -> list[tuple[FloatArray, FloatArray]]:
+    def _versions(self) -> tuple[int, ...]:
+        return tuple(t.version for t in self.sources)
+
+    def _gather_versioned(self) -> tuple[tuple[int, ...], Any]:
+        return self._versions(), self._gather()
+
+    def _gather(self) -> Any:
+        """Copy what one redraw needs (runs on the data's owner thread: copies only)."""
+        raise NotImplementedError
+
+    def _series(self, raw: Any) -> list[tuple[FloatArray, FloatArray]]:
+        """One ``(x, y)`` per trace from what :meth:`_gather` copied (on the caller's thread)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ helpers
 
+    @staticmethod
+    def _tail(table: RollingTable, *columns: str) -> tuple[npt.NDArray[Any], ...]:
+        """Copies of the newest rows' x columns and ``columns`` (all from the same rows)."""
+        return table.tail_arrays("ts_ns", "recv_ns", "asset_id", *columns, n=DEFAULT_SCAN_ROWS)
+
     def _columns(
-        self, table: RollingTable, assets: Sequence[str], *columns: str
+        self, arrays: tuple[npt.NDArray[Any], ...], assets: Sequence[str]
     ) -> dict[str, tuple[FloatArray, list[FloatArray]]]:
         """Per asset: x in epoch ms (venue time, receive time where null) and the columns."""
-        arrays = table.tail_arrays("ts_ns", "recv_ns", "asset_id", *columns, n=DEFAULT_SCAN_ROWS)
         ts, recv, asset_ids = arrays[0], arrays[1], arrays[2]
         ms = _epoch_ms(ts, recv)
         if self._window is not None and len(ms):
@@ -307,7 +364,7 @@ class PriceChart(LiveChart):
     """Mid (and optionally best bid/ask) and trades over time for one market's tokens.
 
     Args:
-        source: ``feed.tables`` or a feed.
+        source: ``feed.tables`` or a feed (then its ticks read through ``feed.read``).
         assets: the token ids (CLOB: YES and NO of one market; US: the slug).
         complement: assets drawn as ``1 - p`` (e.g. the NO token, so it overlays YES).
         bbo: also draw best bid and best ask lines.
@@ -330,6 +387,7 @@ class PriceChart(LiveChart):
         **kwargs: Any,
     ) -> None:
         tables = tables_of(source)
+        kwargs.setdefault("reader", reader_of(source))
         self.fills = fills
         self.assets = tuple(assets)
         self.complement = frozenset(complement)
@@ -378,14 +436,18 @@ class PriceChart(LiveChart):
     def _layout(self) -> dict[str, Any]:
         return {**super()._layout(), "title": {"text": "Price"}, "yaxis": {"title": "price"}}
 
-    def _series(self) -> list[tuple[FloatArray, FloatArray]]:
-        quotes = self._columns(self.sources[0], self.assets, "mid", "best_bid", "best_ask")
-        trades = self._columns(self.sources[1], self.assets, "price") if self.trades else {}
-        fills = (
-            self._columns(self.sources[2], self.assets, "last_price", "last_size")
-            if self.fills
-            else {}
-        )
+    def _gather(self) -> dict[str, tuple[npt.NDArray[Any], ...]]:
+        raw = {"quotes": self._tail(self.sources[0], "mid", "best_bid", "best_ask")}
+        if self.trades:
+            raw["trades"] = self._tail(self.sources[1], "price")
+        if self.fills:
+            raw["fills"] = self._tail(self.sources[2], "last_price", "last_size")
+        return raw
+
+    def _series(self, raw: Any) -> list[tuple[FloatArray, FloatArray]]:
+        quotes = self._columns(raw["quotes"], self.assets)
+        trades = self._columns(raw["trades"], self.assets) if self.trades else {}
+        fills = self._columns(raw["fills"], self.assets) if self.fills else {}
         out: list[tuple[FloatArray, FloatArray]] = []
         for asset in self.assets:
             flip = asset in self.complement
@@ -411,13 +473,14 @@ class SpreadChart(LiveChart):
     """Best ask minus best bid over time, one line per asset.
 
     Args:
-        source: ``feed.tables`` or a feed.
+        source: ``feed.tables`` or a feed (then its ticks read through ``feed.read``).
         assets: the assets to draw.
         **kwargs: see :class:`LiveChart`.
     """
 
     def __init__(self, source: Tables | Any, assets: Sequence[str], **kwargs: Any) -> None:
         self.assets = tuple(assets)
+        kwargs.setdefault("reader", reader_of(source))
         super().__init__([tables_of(source).quotes], **kwargs)
 
     def _traces(self) -> list[Any]:
@@ -429,8 +492,11 @@ class SpreadChart(LiveChart):
     def _layout(self) -> dict[str, Any]:
         return {**super()._layout(), "title": {"text": "Spread"}, "height": 240}
 
-    def _series(self) -> list[tuple[FloatArray, FloatArray]]:
-        quotes = self._columns(self.sources[0], self.assets, "spread")
+    def _gather(self) -> tuple[npt.NDArray[Any], ...]:
+        return self._tail(self.sources[0], "spread")
+
+    def _series(self, raw: Any) -> list[tuple[FloatArray, FloatArray]]:
+        quotes = self._columns(raw, self.assets)
         return [self._cut(quotes[a][0], quotes[a][1][0]) for a in self.assets]
 
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import ipywidgets as w
 
-from polyresearch.notebook.charts import DEFAULT_INTERVAL, MIN_INTERVAL, LiveChart
+from polyresearch.notebook.charts import DEFAULT_INTERVAL, MIN_INTERVAL, LiveChart, reader_of
 
 __all__ = ["ChartControls", "StatusPanel", "SubscriptionPicker", "is_token_id"]
 
@@ -265,7 +265,11 @@ class StatusPanel:
     def refresh(self, now: float | None = None) -> dict[str, Any]:
         """Read the feed's stats, update the panel, and return the figures shown."""
         now = time.monotonic() if now is None else now
-        stats = self.feed.stats()
+        # One read through the feed (on its own thread in thread mode): stats() walks live
+        # books and tables that the feed's thread is writing.
+        read = reader_of(self.feed)
+        gather = self._gather
+        stats, subscribed = gather() if read is None else read(gather)
         rate = 0.0
         if self._last is not None and now > self._last[0]:
             rate = (stats.frames_in - self._last[1]) / (now - self._last[0])
@@ -282,12 +286,15 @@ class StatusPanel:
             "drops": sum(stats.dropped.values()),
             "reconnects": stats.reconnects,
             "resyncs": stats.resyncs,
-            "not_live": max(0, len(self.feed.subscribed) - books.live),
+            "not_live": max(0, subscribed - books.live),
             "lag_ms_p50": stats.store.lag_ms_p50,
             "errors": errors,
         }
         self.html.value = _render(self.summary)
         return self.summary
+
+    def _gather(self) -> tuple[Any, int]:
+        return self.feed.stats(), len(self.feed.subscribed)
 
     def start(self) -> StatusPanel:
         """Refresh every ``interval`` seconds on the running loop; idempotent."""

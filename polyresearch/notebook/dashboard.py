@@ -4,7 +4,9 @@
 It builds, per market, a price chart (both tokens of a CLOB market on one chart, the NO token
 as 1-p) and a spread chart, plus a depth view of the first market's book; a subscription
 picker that adds a market's charts when it is added; chart settings (window, refresh,
-pause/resume); and a status panel. Timers run on the kernel's loop. Dashboards are registered
+pause/resume); and a status panel. Timers run on the kernel's loop; every chart and the status
+panel read the feed through ``feed.read`` (one call per tick), so with ``Runner(mode="thread")``
+the data is copied on the feed's thread and drawn on the kernel's. Dashboards are registered
 by ``name``: re-running the cell stops the previous one's timers and closes its widgets.
 
 Example (in a notebook cell)::
@@ -56,7 +58,7 @@ def market_groups(feed: Feed, assets: Sequence[str] | None = None) -> list[tuple
             siblings[token] = tuple(market.token_ids)
     groups: list[tuple[str, ...]] = []
     seen: set[str] = set()
-    wanted = list(feed.subscribed if assets is None else assets)
+    wanted = list(feed.read(lambda: feed.subscribed) if assets is None else assets)
     for asset in wanted:
         if asset in seen:
             continue
@@ -102,7 +104,7 @@ class Dashboard:
         self.labels = dict(labels or {})
         self.max_points = max_points
         if fills is None:  # the account's fills when the feed has a private channel
-            names = [c.name for c in feed.stats().connections]
+            names = [c.name for c in feed.read(feed.stats).connections]
             fills = any("user" in n or "private" in n for n in names)
         self.fills = fills
         self.charts: dict[tuple[str, ...], list[LiveChart]] = {}
@@ -115,7 +117,8 @@ class Dashboard:
             self._add_market(group)
         self.depth: DepthChart | None = None
         if depth and groups:
-            self.depth = DepthChart(feed.books, groups[0][0], interval=interval)
+            # Given the feed (not feed.books), its ticks read through feed.read.
+            self.depth = DepthChart(feed, groups[0][0], interval=interval)
             self.controls.add(self.depth)
         parts: list[Any] = [self.status.widget, self.controls.widget, self.chart_box]
         if self.depth is not None:

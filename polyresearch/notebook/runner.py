@@ -6,7 +6,10 @@ loop, so data keeps arriving between cells and while a cell awaits; nothing patc
 whose cells block for long (``time.sleep``, heavy CPU work) and still want data to arrive.
 Feeds and the simulator then change state on that thread: read it with :meth:`Runner.read`,
 ``feed.read(fn)`` or ``feed.snapshot(...)`` (they run the read on the runner's thread, between
-two messages), never by touching tables from the cell's thread while they are written.
+two messages), never by touching tables from the cell's thread while they are written. Live
+charts and the status panel built from a feed do this themselves (one read per tick). In a
+cell, ``await runner.shutdown()`` stops the jobs and ends the thread without parking a worker
+thread; ``runner.stop_all_sync()`` does the same from synchronous code.
 
 Jobs are registered by name: running a job under a name that is taken stops the previous one,
 so re-running a cell never leaks a second stream. A job that fails sets its ``state`` to
@@ -36,6 +39,8 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+from polyresearch.feed import ThreadExit, close_thread_loop
 
 if TYPE_CHECKING:
     from polyresearch.feed import Feed
@@ -132,6 +137,7 @@ class Runner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopping: set[asyncio.Task[None] | concurrent.futures.Future[None]] = set()
+        self._exited = ThreadExit()
         ref = weakref.ref(self)
         # A kernel shutdown stops the loop and exits the process: atexit then runs the stops
         # on the (stopped, not yet closed) kernel loop, or joins the runner's thread.
@@ -234,7 +240,8 @@ class Runner:
             if loop.is_running():
                 with contextlib.suppress(Exception):
                     asyncio.run_coroutine_threadsafe(self.stop_all(), loop).result(timeout)
-                loop.call_soon_threadsafe(loop.stop)
+                with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing to stop
+                    loop.call_soon_threadsafe(loop.stop)
             self._thread.join(timeout)
             self._thread = None
             self._loop = None
@@ -247,6 +254,35 @@ class Runner:
             task.add_done_callback(self._stopping.discard)
         else:
             loop.run_until_complete(self.stop_all())
+
+    async def shutdown(self, within: float = 30.0) -> None:
+        """Stop every job and, in thread mode, end the runner's thread, without blocking.
+
+        The awaitable counterpart of :meth:`stop_all_sync` for a cell (``await
+        runner.shutdown()``): it waits for the thread's exit signal on the caller's loop
+        rather than joining through a worker thread, so nothing is left running. In loop mode
+        it is :meth:`stop_all`. The runner binds again (a new thread) on its next job.
+        """
+        loop, thread = self._loop, self._thread
+        if loop is None:
+            return
+        if thread is None or thread is threading.current_thread():
+            await self.stop_all()
+            return
+        exited = self._exited
+        if loop.is_running():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.stop_all(), loop)),
+                    within,
+                )
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(loop.stop)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(exited.wait(), within)
+        thread.join(1.0)  # it has signalled its exit: only returning is left
+        self._thread = None
+        self._loop = None
 
     async def wait(
         self, predicate: Callable[[], object], *, within: float = 30.0, poll: float = 0.02
@@ -360,15 +396,12 @@ class Runner:
             try:
                 loop.run_forever()
             finally:
-                # Cancel every leftover task (websockets keepalives too) before closing.
-                leftovers = asyncio.all_tasks(loop)
-                for task in leftovers:
-                    task.cancel()
-                with contextlib.suppress(Exception):
-                    loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-                    loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
+                # Cancel leftover tasks (websockets keepalives too) and wait for the loop's
+                # executor workers, so a stopped runner leaves no thread behind.
+                close_thread_loop(loop)
+                exited.set()
 
+        exited = self._exited = ThreadExit()
         self._loop = loop
         self._thread = threading.Thread(target=main, name="polyresearch-runner", daemon=True)
         self._thread.start()

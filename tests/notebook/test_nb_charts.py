@@ -173,7 +173,7 @@ async def test_redraw_error_is_logged_and_timer_survives(caplog: pytest.LogCaptu
     chart = SpreadChart(tables, ["yes"], widget=False)
     chart.interval = MIN_INTERVAL
 
-    def broken() -> list[tuple[np.ndarray, np.ndarray]]:
+    def broken(raw: object) -> list[tuple[np.ndarray, np.ndarray]]:
         raise RuntimeError("bad data")
 
     chart._series = broken  # type: ignore[method-assign]
