@@ -357,7 +357,7 @@ async def test_full_session_leaks_no_secret(tmp_path: Path) -> None:
     assert "> GET /v1/ws/private HTTP/1.1" in logs  # websockets' client handshake lines
     assert "< GET /v1/ws/private HTTP/1.1" in logs  # ... and the server's
     assert "> TEXT" in logs and "< TEXT" in logs  # frames both ways
-    assert len(capture.lines) > 1000
+    assert len(capture.lines) > 200
     # Control: the same search over the same haystacks plus one planted secret finds it.
     planted = dict(haystacks, planted=str(haystacks["logs"]) + secrets["clob.secret"])
     assert "planted" in search.report(planted)
