@@ -40,7 +40,8 @@ DEFAULT_MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
 REDACTED: Final = "<redacted>"
 
 #: HTTP headers whose values are credentials or signatures (lower case). websockets logs every
-#: handshake header at DEBUG; these are shown as ``<redacted>``.
+#: handshake header at DEBUG; these are shown as ``<redacted>``. (``X-PM-Timestamp`` stays
+#: visible: it is what one checks when a clock skew gets the upgrade refused.)
 SENSITIVE_HEADERS: Final = frozenset(
     {
         "authorization",
@@ -48,7 +49,6 @@ SENSITIVE_HEADERS: Final = frozenset(
         "set-cookie",
         "x-pm-access-key",
         "x-pm-signature",
-        "x-pm-timestamp",
         "poly_api_key",
         "poly_signature",
         "poly_passphrase",

@@ -422,6 +422,8 @@ malformed = UsCredentials(key_id=us_creds.key_id, secret_key=bad_format)
 ws_headers(malformed, "private", timestamp_ms=1)""",
     """\
 await bad.stop(); await clob.stop(); await us.stop(); await sim.stop()
+# Quiet from here: DEBUG lines written while the kernel shuts its streams down are noise.
+logging.basicConfig(force=True, level=logging.WARNING, handlers=[logging.NullHandler()])
 print("done")""",
 ]
 
