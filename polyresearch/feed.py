@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import msgspec
 
-from polyresearch.config import ClobCredentials, UsCredentials, positive_int
+from polyresearch.config import ClobCredentials, Secret, UsCredentials, positive_int
 from polyresearch.errors import ConfigError, PolyresearchError
 from polyresearch.protocol import clob as clob_protocol
 from polyresearch.protocol import us as us_protocol
@@ -103,6 +103,7 @@ class _Channel:
         decoder: FrameDecoder,
         on_open: Callable[[_Channel], list[str]],
         headers: Callable[[], Mapping[str, str] | None] = lambda: None,
+        secrets: Sequence[str | Secret] = (),
     ) -> None:
         self.feed = feed
         self.name = name
@@ -115,6 +116,10 @@ class _Channel:
         self.last_data = time.monotonic()
         self._on_open = on_open
         self._headers = headers
+        # Credential values (and key ids) replaced wherever they appear in a redacted text;
+        # short ones would replace ordinary text, and credentials are long.
+        wrapped = [s if isinstance(s, Secret) else Secret(s) for s in secrets]
+        self._secrets = tuple(s for s in wrapped if len(s.reveal()) >= 8)
         self.connection: Connection | None = None
 
     # ChannelHooks
@@ -137,7 +142,12 @@ class _Channel:
         self.feed._on_state(self, state, detail)
 
     def redact(self, frame: str) -> str:
-        return _AUTH.sub('"auth":"<redacted>"', frame)
+        frame = _AUTH.sub('"auth":"<redacted>"', frame)
+        for secret in self._secrets:
+            value = secret.reveal()
+            if value in frame:
+                frame = frame.replace(value, "<redacted>")
+        return frame
 
 
 class Feed:
@@ -684,6 +694,8 @@ class ClobFeed(Feed):
                 "user",
                 clob_protocol.ClobUserDecoder(max_frame_bytes=max_frame_bytes),
                 lambda _c: clob_protocol.user_subscribe(credentials, markets=tuple(markets)),
+                # The API key comes back in trade frames as ``owner``.
+                secrets=(credentials.api_key, credentials.secret, credentials.passphrase),
             )
             self._new_connection(user, user_url, heartbeat=clob_protocol.ping())
 
@@ -979,6 +991,7 @@ class UsFeed(Feed):
             headers=lambda: ws_headers(
                 self.credentials, kind, timestamp_ms=time.time_ns() // 10**6
             ),
+            secrets=(self.credentials.key_id,),
         )
         channel.assets = slugs
         # The US server sends heartbeats; we send none (no client heartbeat is defined).

@@ -114,13 +114,22 @@ def test_secret_does_not_encode_to_json() -> None:
 # UsCredentials.
 
 
-def test_us_credentials_render_key_id_but_not_secret() -> None:
-    """repr/str/format/f-strings show the key id and '<redacted>', never the secret."""
+def test_us_credentials_render_key_id_shortened_never_the_secret() -> None:
+    """repr/str/format/f-strings show the key id's head and '<redacted>', never the secret."""
     creds = UsCredentials(key_id="key-123", secret_key=SECRET)
-    assert repr(creds) == "UsCredentials(key_id='key-123', secret_key=<redacted>)"
+    assert repr(creds) == "UsCredentials(key_id='key-…', secret_key=<redacted>)"
     for text in renderings(creds):
-        assert "key-123" in text
+        assert "key-" in text
+        assert "key-123" not in text
         assert_hidden(text, SECRET)
+
+
+@pytest.mark.parametrize("cls", [UsCredentials, ClobCredentials])
+def test_repr_of_half_built_credentials_does_not_raise(cls: type) -> None:
+    """Verbose tracebacks repr ``self`` of an ``__init__`` that raised: that must not fail."""
+    half = object.__new__(cls)
+    assert "<unset>" in repr(half)
+    assert "<redacted>" in repr(half)
 
 
 @pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
@@ -306,3 +315,63 @@ def test_clob_empty_secret_is_named(field: str) -> None:
     with pytest.raises(CredentialsError, match=f"{field} is empty") as info:
         ClobCredentials(**kwargs)
     assert_hidden(str(info.value), CLOB_SECRET, PASSPHRASE)
+
+
+# Verbose tracebacks print every frame's locals: no plain secret in a frame that raised.
+
+
+def _frame_locals(exc: BaseException) -> str:
+    import traceback
+
+    summary = traceback.TracebackException.from_exception(exc, capture_locals=True)
+    here = __file__
+    return "\n".join(
+        repr(frame.locals) for frame in summary.stack if frame.filename != here and frame.locals
+    )
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: UsCredentials(key_id="", secret_key=SECRET),
+        lambda: UsCredentials(key_id=5, secret_key=SECRET),  # type: ignore[arg-type]
+        lambda: ClobCredentials(api_key="", secret=SECRET, passphrase=SECRET + "p"),
+        lambda: ClobCredentials(api_key="k", secret=SECRET, passphrase=""),
+        lambda: Secret(SECRET.encode()),  # type: ignore[arg-type]
+        lambda: UsCredentials(key_id="k", secret_key=SECRET.encode()),  # type: ignore[arg-type]
+        lambda: UsCredentials.from_env({"POLYMARKET_US_SECRET_KEY": SECRET}),
+        lambda: ClobCredentials.from_env(
+            {"POLYMARKET_CLOB_API_KEY": "api-key-1", "POLYMARKET_CLOB_SECRET": SECRET}
+        ),
+    ],
+    ids=["empty-key", "int-key", "empty-api-key", "empty-pass", "bytes", "bytes-us", "env", "env2"],
+)
+def test_failing_constructors_keep_no_plain_secret_in_frame_locals(build: object) -> None:
+    """The frames between the call and the raise hold the secret only as a redacted Secret."""
+    with pytest.raises(CredentialsError) as info:
+        build()  # type: ignore[operator]
+    shown = _frame_locals(info.value) + str(info.value)
+    assert_hidden(shown, SECRET)
+    assert SECRET.encode().hex() not in shown
+    assert repr(SECRET.encode()) not in shown
+
+
+def test_redacting_logger_hides_headers_and_frame_text(caplog: pytest.LogCaptureFixture) -> None:
+    """Sensitive handshake headers and frame text are redacted before websockets formats them."""
+    from websockets.frames import OP_TEXT, Frame
+
+    from polyresearch.config import RedactingLogger
+
+    log = RedactingLogger(logging.getLogger("websockets.test"), lambda s: s.replace(SECRET, "<x>"))
+    frame = Frame(OP_TEXT, ('{"auth":{"secret":"' + SECRET + '"},' + " " * 200 + "}").encode())
+    with caplog.at_level(logging.DEBUG, logger="websockets.test"):
+        log.debug("> %s: %s", "X-PM-Signature", "c2lnbmF0dXJlc2lnbmF0dXJl")
+        log.debug("> %s: %s", "Host", "127.0.0.1")
+        log.debug("> %s", frame)
+        log.info("plain %s", SECRET)
+    text = caplog.text
+    assert "c2lnbmF0dXJl" not in text and "X-PM-Signature: <redacted>" in text
+    assert "Host: 127.0.0.1" in text
+    assert '{"auth":{"secret":"<x>"}' in text  # redacted first, then cut by websockets
+    assert_hidden(text, SECRET)
+    assert SECRET[:12] not in text

@@ -743,8 +743,8 @@ class ClobFrontEnd:
         if not isinstance(assets, list) or not all(isinstance(a, str) for a in assets):
             self._ctx.counters.frames["ignored_request"] += 1
             return
-        operation = str(msg.get("operation") or "").lower()
-        kind = str(msg.get("type") or "").lower()
+        operation = _lower(msg.get("operation"))
+        kind = _lower(msg.get("type"))
         custom = msg.get("custom_feature_enabled")
         initial_dump = msg.get("initial_dump", True) is not False
         if operation == "unsubscribe":
@@ -800,7 +800,7 @@ class ClobFrontEnd:
             auth = msg.get("auth") if msg is not None else None
             valid = (
                 msg is not None
-                and str(msg.get("type") or "").lower() == "user"
+                and _lower(msg.get("type")) == "user"
                 and isinstance(auth, dict)
                 and auth.get("apiKey") == self._api_key
                 and auth.get("secret") == self._secret
@@ -817,7 +817,7 @@ class ClobFrontEnd:
         if msg is None:
             self._ctx.counters.frames["ignored_request"] += 1
             return
-        operation = str(msg.get("operation") or "").lower()
+        operation = _lower(msg.get("operation"))
         markets = _markets(msg)
         if operation == "subscribe":
             conn.markets |= markets
@@ -916,9 +916,15 @@ class ClobFrontEnd:
 def _json_object(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: deeply nested brackets (found by fuzzing) are just an ignored frame.
         return None
     return value if isinstance(value, dict) else None
+
+
+def _lower(value: object) -> str:
+    """A str field lower-cased; anything else is "" (never str() of a client's nested value)."""
+    return value.lower() if isinstance(value, str) else ""
 
 
 def _markets(msg: Mapping[str, Any]) -> set[str]:

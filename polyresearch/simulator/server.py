@@ -40,6 +40,7 @@ import importlib
 import inspect
 import itertools
 import logging
+import re
 import struct
 import time
 import uuid
@@ -55,6 +56,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from polyresearch.config import RedactingLogger
 from polyresearch.errors import SimulatorError
 from polyresearch.simulator.faults import Fault, FaultSwitchboard, LinkFaults, LinkInfo
 from polyresearch.simulator.market import (
@@ -88,6 +90,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("polyresearch.simulator")
+#: A client's ``auth`` object in a subscribe frame (redacted from websockets' DEBUG lines).
+_AUTH_OBJECT = re.compile(r'"auth"\s*:\s*\{[^}]*\}')
 
 #: Live markets by default: enough to look like a venue, small enough to dump in one frame.
 DEFAULT_MARKETS: Final = 24
@@ -210,7 +214,7 @@ class _SimConnection(ServerConnection):
 class ClobDemoCredentials:
     """The CLOB demo account's L2 API credentials (simulator-only; valid nowhere else)."""
 
-    api_key: str
+    api_key: str = field(repr=False)  # identifies the account: not shown either
     secret: str = field(repr=False)
     passphrase: str = field(repr=False)
     #: The demo account's wallet address, used as ``maker_address`` in user events.
@@ -221,7 +225,7 @@ class ClobDemoCredentials:
 class UsDemoCredentials:
     """The US demo account's Ed25519 API key (simulator-only; valid nowhere else)."""
 
-    key_id: str
+    key_id: str = field(repr=False)  # identifies the account: not shown either
     #: Base64 of the 32-byte Ed25519 seed, the format both official US SDKs take.
     secret_key: str = field(repr=False)
     #: Base64 of the raw 32-byte public key (what the venue stores).
@@ -824,6 +828,7 @@ class Simulator:
                 create_connection=_SimConnection,
                 compression=None,
                 max_size=MAX_CLIENT_FRAME,
+                logger=RedactingLogger(logging.getLogger("websockets.server"), self._redact_log),
             )
         except OSError as exc:
             raise SimulatorError(
@@ -831,6 +836,19 @@ class Simulator:
             ) from exc
         if self._port == 0:
             self._port = next(iter(self._server.sockets)).getsockname()[1]
+
+    def _redact_log(self, text: str) -> str:
+        """Redact a websockets DEBUG line: every client's ``auth`` object, demo credentials.
+
+        Any client's ``auth`` object (wrong ones included) and the demo account's values (e.g.
+        the API key echoed as ``owner``) are replaced.
+        """
+        text = _AUTH_OBJECT.sub('"auth":"<redacted>"', text)
+        clob, us = self.config.clob, self.config.us
+        for value in (clob.api_key, clob.secret, clob.passphrase, us.key_id, us.secret_key):
+            if value in text:
+                text = text.replace(value, "<redacted>")
+        return text
 
     async def stop(self) -> None:
         """Stop the clock, close every connection and the listening socket. Idempotent."""

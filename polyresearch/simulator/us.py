@@ -347,7 +347,9 @@ class UsFrontEnd:
         key = result.key
         if self._connections_of(key.key_id) >= self.settings.max_connections_per_key:
             self._count("upgrades_refused_429")
-            log.info("US upgrade to %s refused: key %s at its connection limit", path, key.key_id)
+            log.info(
+                "US upgrade to %s refused: key %s… at its connection limit", path, key.key_id[:4]
+            )
             return RestResponse(
                 429,
                 w.dumps({"status": 429, "message": "Too Many Requests"}).encode(),
@@ -397,7 +399,8 @@ class UsFrontEnd:
             client = _Client(link, channel, key)
             self._clients[link.info.conn_id] = client
             self._count("connections_accepted")
-            log.info("US %s socket %d open (key %s)", channel, link.info.conn_id, key.key_id)
+            # Only the head of the key id: logs never name a whole credential.
+            log.info("US %s socket %d open (key %s…)", channel, link.info.conn_id, key.key_id[:4])
             beats = asyncio.create_task(self._heartbeats(client))
             try:
                 async for message in connection:

@@ -184,14 +184,17 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     Example:
         >>> header({"x-pm-timestamp": "1"}, TIMESTAMP_HEADER)
         '1'
+        >>> from websockets.datastructures import Headers
+        >>> header(Headers([("X-PM-Timestamp", "1"), ("x-pm-timestamp", "2")]), TIMESTAMP_HEADER)
     """
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        for key, item in headers.items():
-            if key.lower() == lowered:
-                return item
-    return value
+    lowered = name.lower()
+    raw_items = getattr(headers, "raw_items", None)  # websockets' Headers: every value
+    pairs = raw_items() if raw_items is not None else headers.items()
+    values = [item for key, item in pairs if key.lower() == lowered]
+    # A header sent twice is ambiguous: treated as missing (HTTP 401), where websockets'
+    # ``Headers[name]`` would raise MultipleValuesError and fail the handshake with a 500
+    # (found by fuzzing).
+    return values[0] if len(values) == 1 else None
 
 
 def verify_headers(

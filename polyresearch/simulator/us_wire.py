@@ -688,6 +688,19 @@ def _field(body: Mapping[str, Any], camel: str, snake: str) -> Any:
     return body.get(snake)
 
 
+def _utf8(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogates).
+
+    JSON escapes can smuggle lone surrogates into a str; protojson refuses them, and no UTF-8
+    error frame could echo them back.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_request(data: str | bytes, channel: Channel) -> Subscribe | Unsubscribe | BadRequest:
     """Parse one client frame on ``channel`` (``"markets"`` or ``"private"``).
 
@@ -703,7 +716,9 @@ def parse_request(data: str | bytes, channel: Channel) -> Subscribe | Unsubscrib
     """
     try:
         message = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: a frame of deeply nested brackets (found by fuzzing) is malformed
+        # JSON to protojson too, not a reason to drop the connection.
         return _INVALID
     if not isinstance(message, dict) or len(message) != 1:
         return _INVALID
@@ -711,7 +726,7 @@ def parse_request(data: str | bytes, channel: Channel) -> Subscribe | Unsubscrib
     if kind not in {"subscribe", "unsubscribe"} or not isinstance(body, dict):
         return _INVALID
     request_id = _field(body, "requestId", "request_id")
-    if not isinstance(request_id, str) or not request_id:
+    if not isinstance(request_id, str) or not request_id or not _utf8(request_id):
         return _INVALID
     if kind == "unsubscribe":
         return Unsubscribe(request_id)
@@ -721,12 +736,16 @@ def parse_request(data: str | bytes, channel: Channel) -> Subscribe | Unsubscrib
     debounced = _field(body, "responsesDebounced", "responses_debounced")
     if raw_slugs is None:
         raw_slugs = []
-    if not isinstance(raw_slugs, list) or not all(isinstance(s, str) for s in raw_slugs):
+    if not isinstance(raw_slugs, list) or not all(
+        isinstance(s, str) and _utf8(s) for s in raw_slugs
+    ):
         return _INVALID
     if debounced is not None and not isinstance(debounced, bool):
         return _INVALID
     # bool is an int in Python; true/false is not an enum.
     if isinstance(raw_type, bool) or not isinstance(raw_type, str | int | None):
+        return _INVALID
+    if isinstance(raw_type, str) and not _utf8(raw_type):
         return _INVALID
     if raw_type is None or raw_type in {SUB_UNSPECIFIED, 0}:
         return BadRequest("subscription type is required", request_id, SUB_UNSPECIFIED)

@@ -45,6 +45,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from polyresearch.config import RedactingLogger
 from polyresearch.errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
@@ -59,6 +60,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("polyresearch.transport")
+#: websockets' own client logger: its DEBUG lines (handshake headers, every frame) go through
+#: a :class:`~polyresearch.config.RedactingLogger` with the channel's ``redact``.
+_WS_LOGGER = logging.getLogger("websockets.client")
 
 ConnectionState = Literal["idle", "connecting", "connected", "backoff", "stopped", "failed"]
 
@@ -86,7 +90,7 @@ class ChannelHooks(Protocol):
         """Connection state changes: ``connected``, ``disconnected``, ``stale``, ``failed``."""
 
     def redact(self, frame: str) -> str:
-        """The form of an outgoing frame that a tap may see (e.g. without credentials)."""
+        """A frame or log text without credentials (what a tap or a DEBUG log line may see)."""
 
 
 class FrameTap(Protocol):
@@ -232,6 +236,7 @@ class Connection:
                 max_size=2 * self.max_frame_bytes,
                 compression=None,
                 proxy=None,
+                logger=RedactingLogger(_WS_LOGGER, self.hooks.redact),
             ):
                 if self._stopping:  # stop() arrived while websockets was reconnecting
                     await ws.close()
@@ -251,7 +256,9 @@ class Connection:
         except AuthError as exc:
             self._last_error = str(exc)
             self._set_state("failed", str(exc))
-            raise
+            # A fresh error without the cause chain: websockets' handshake frames hold the
+            # signed upgrade headers in their locals, which verbose tracebacks would print.
+            raise AuthError(str(exc)) from None
         except asyncio.CancelledError:
             self._set_state("stopped")
             raise

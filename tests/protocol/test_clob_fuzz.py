@@ -11,9 +11,11 @@ contract: no exception, only normalized event types, drop reasons from the base'
 the last-resort "decoder error", events serialisable, book sides best-first, stats that add up,
 and the inlined price_change fast path agreeing with the general path.
 
-Volume: each example feeds ``FRAMES_PER_EXAMPLE`` frames (fewer for the random-JSON test), so
-the default run feeds about 14,000 frames to each decoder (the counts are printed with ``-s``)
-in well under a minute on two cores; the ``slow`` variants feed about five times more.
+Volume: each example feeds ``FRAMES_PER_EXAMPLE`` frames (fewer for the random-JSON test), and
+seeded bulk runs add 10,000 generated frames cheaply, so the default run feeds at least 10,000
+mutated and 10,000 generated frames to each decoder (the last test asserts it; ``-s`` prints
+the counts by test); the ``slow`` variants feed about 180,000 more, in chunks that each fit
+the per-test timeout.
 """
 
 from __future__ import annotations
@@ -39,8 +41,14 @@ DATA = Path(__file__).parent.parent / "data" / "clob"
 EVENT_TYPES = Event.__args__
 FRAMES_PER_EXAMPLE = 10
 
-#: Frames fed per test in this module (printed at the end with ``-s``).
+#: Frames fed per test in this module (printed at the end with ``-s``, checked by the last test).
 FED: Counter[str] = Counter()
+#: Families of the default run: frames edited from seeds, and frames built from nothing
+#: (``mixed`` interleaves both and counts towards neither).
+MUTATED = ("bytes", "truncate", "types")
+GENERATED = ("bulk_generated", "vocabulary", "random")
+#: The issue's floor for the default CI run, per venue and per family.
+MIN_FRAMES = 10_000
 
 _BASE = settings(
     deadline=None,
@@ -338,11 +346,12 @@ any_frame = st.one_of(
 # ---------------------------------------------------------------- tests
 
 
-def _run(test: str, frames: list[str | bytes]) -> None:
+def _run(test: str, frames: list[str | bytes]) -> Harness:
     harness = Harness(test)
     for frame in frames:
         harness.feed(frame)
     harness.check_stats()
+    return harness
 
 
 @fuzz(500)
@@ -435,23 +444,134 @@ def test_timestamp_ns_never_raises(value: Any) -> None:
     assert result is None or 0 < result < 2**63
 
 
+def random_json(rng: random.Random, depth: int = 0) -> Any:
+    """A seeded random JSON value built from the protocol's keys, kinds and values."""
+    roll = rng.random()
+    if depth < 4 and roll < 0.3:
+        obj = {
+            rng.choice(KEYS) if rng.random() < 0.85 else rng.choice(KINDS): random_json(
+                rng, depth + 1
+            )
+            for _ in range(rng.randrange(7))
+        }
+        if rng.random() < 0.6:
+            obj["event_type"] = rng.choice(KINDS)
+        return obj
+    if depth < 4 and roll < 0.4:
+        return [random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return rng.choice(
+        [
+            None,
+            rng.random() < 0.5,
+            rng.randrange(-(2**70), 2**70),
+            rng.uniform(-1e9, 1e9),
+            rng.choice(["BUY", "SELL", "0", "", "0.5", ".48", "NaN", "1766481546776", YES]),
+            rng.choice(KINDS),
+            str(rng.randrange(10**6) / 10 ** rng.randrange(7)),
+            "".join(chr(rng.randrange(0x20, 0x2FFF)) for _ in range(rng.randrange(8))),
+        ]
+    )
+
+
+def _price(rng: random.Random) -> str:
+    return f"0.{rng.randrange(1, 100):02d}" if rng.random() < 0.9 else str(rng.randrange(2))
+
+
+#: Fresh values by field name, used to fill the seeds' shapes (the spec's field tables).
+FIELD_VALUES: dict[str, Any] = {
+    "price": _price,
+    "best_bid": _price,
+    "best_ask": _price,
+    "last_trade_price": _price,
+    "old_tick_size": lambda rng: rng.choice(["0.01", "0.001"]),
+    "new_tick_size": lambda rng: rng.choice(["0.01", "0.001"]),
+    "tick_size": lambda rng: rng.choice(["0.01", "0.001"]),
+    "size": lambda rng: str(rng.randrange(0, 10_000) / rng.choice([1, 10, 100])),
+    "original_size": lambda rng: str(rng.randrange(1, 500)),
+    "size_matched": lambda rng: str(rng.randrange(0, 500)),
+    "matched_amount": lambda rng: str(rng.randrange(0, 500)),
+    "side": lambda rng: rng.choice(["BUY", "SELL", "buy", "SELL"]),
+    "asset_id": lambda rng: rng.choice([YES, NO, YES, str(rng.randrange(10**20))]),
+    "winning_asset_id": lambda rng: rng.choice([YES, NO]),
+    "market": lambda rng: rng.choice([MARKET, MARKET, "0x" + f"{rng.randrange(16**64):064x}"]),
+    "timestamp": lambda rng: str(rng.randrange(1_600_000_000_000, 1_900_000_000_000)),
+    "matchtime": lambda rng: str(rng.randrange(1_600_000_000, 1_900_000_000)),
+    "hash": lambda rng: f"{rng.randrange(16**40):040x}",
+    "status": lambda rng: rng.choice(["MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"]),
+    "type": lambda rng: rng.choice(["TRADE", "PLACEMENT", "UPDATE", "CANCELLATION"]),
+}
+
+
+def fill(template: Any, rng: random.Random, key: str = "") -> Any:
+    """A fresh value shaped like ``template``: lists get 0-7 items shaped like their first,
+    known fields get fresh plausible values, and one leaf in ten anything at all."""
+    if isinstance(template, dict):
+        return {k: fill(v, rng, k) for k, v in template.items() if rng.random() < 0.97}
+    if isinstance(template, list):
+        if not template:
+            return []
+        return [fill(template[0], rng, key) for _ in range(rng.randrange(8))]
+    if rng.random() < 0.1:
+        return random_json(rng, 2)
+    make = FIELD_VALUES.get(key)
+    return make(rng) if make is not None else template
+
+
+def bulk_generated(test: str, seed: int, count: int) -> Harness:
+    """Seeded frames built fresh: the seeds' shapes (the spec's field tables) filled with new
+    values, random vocabulary objects, and arrays of them."""
+    rng = random.Random(seed)
+    frames: list[str | bytes] = []
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.7:
+            frame: Any = fill(rng.choice(JSON_SEEDS), rng)
+        elif roll < 0.9:
+            frame = {key: random_json(rng, 2) for key in rng.sample(KEYS, rng.randrange(8))}
+            frame["event_type"] = rng.choice(KINDS)
+        else:
+            frame = random_json(rng)
+        frames.append(json.dumps(frame, ensure_ascii=rng.random() < 0.5))
+    return _run(test, frames)
+
+
+def test_random_protocol_objects_bulk() -> None:
+    """10,000 seeded random protocol-vocabulary frames: only events or counted drops."""
+    harness = bulk_generated("bulk_generated", 20261124, 10_000)
+    assert harness.fed == 10_000
+    # Not only drops: fresh values in the spec's shapes decode to every kind of event.
+    decoded = {kind for kind in harness.kinds[0] if not kind.startswith("drop:")}
+    assert {"book", "price_change", "last_trade_price", "tick_size_change"} <= decoded
+    assert {"trade", "order"} <= {k for k in harness.kinds[1] if not k.startswith("drop:")}
+
+
 # ---------------------------------------------------------------- larger runs
+# Split into chunks so that each test stays inside the 120 s per-test timeout.
 
 
 @pytest.mark.slow
-@fuzz(2000)
-@given(st.lists(any_frame, min_size=FRAMES_PER_EXAMPLE, max_size=FRAMES_PER_EXAMPLE))
-def test_slow_any_frame_never_raises(frames: list[str | bytes]) -> None:
-    """Slow variant: every mutation family mixed, ~20,000 more frames."""
+@pytest.mark.parametrize("chunk", range(8))
+@fuzz(250)
+@given(frames=st.lists(any_frame, min_size=FRAMES_PER_EXAMPLE, max_size=FRAMES_PER_EXAMPLE))
+def test_slow_any_frame_never_raises(chunk: int, frames: list[str | bytes]) -> None:
+    """Slow variant: every mutation family mixed, 8 x 2,500 more frames."""
     _run("slow-any", frames)
 
 
 @pytest.mark.slow
-@fuzz(1000)
-@given(st.lists(type_swaps(), min_size=FRAMES_PER_EXAMPLE, max_size=FRAMES_PER_EXAMPLE))
-def test_slow_type_swaps_never_raise(frames: list[str | bytes]) -> None:
-    """Slow variant of the type-swap fuzz, ~15,000 more frames."""
+@pytest.mark.parametrize("chunk", range(5))
+@fuzz(200)
+@given(frames=st.lists(type_swaps(), min_size=FRAMES_PER_EXAMPLE, max_size=FRAMES_PER_EXAMPLE))
+def test_slow_type_swaps_never_raise(chunk: int, frames: list[str | bytes]) -> None:
+    """Slow variant of the type-swap fuzz, 5 x 2,000 more frames."""
     _run("slow-types", frames)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chunk", range(10))
+def test_slow_random_protocol_objects_bulk(chunk: int) -> None:
+    """Slow variant of the generated bulk run: 10 x 15,000 more frames."""
+    assert bulk_generated("slow-bulk-generated", 1000 + chunk, 15_000).fed == 15_000
 
 
 def test_seeds_decode_without_drops() -> None:
@@ -464,3 +584,19 @@ def test_seeds_decode_without_drops() -> None:
     stats = decoder.stats()
     assert dict(stats.dropped) == {"unknown_event": 2}  # compact and spaced copies
     assert stats.events_out > len(SEEDS)
+
+
+def test_default_run_reaches_the_fuzz_floor() -> None:
+    """Runs last: the default run fed >= 10,000 mutated and >= 10,000 generated frames.
+
+    Skipped when a -k/-m selection left a default fuzz test out, since the floor is about the
+    whole default run.
+    """
+    missing = [name for name in MUTATED + GENERATED if FED[name] == 0]
+    if missing:
+        pytest.skip(f"not every default fuzz test ran: {missing}")
+    mutated = sum(FED[name] for name in MUTATED)
+    generated = sum(FED[name] for name in GENERATED)
+    print(f"\nclob fuzz default run: {mutated} mutated + {generated} generated frames")
+    assert mutated >= MIN_FRAMES, dict(FED)
+    assert generated >= MIN_FRAMES, dict(FED)
