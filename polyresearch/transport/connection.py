@@ -13,6 +13,17 @@ that tells transient failures from fatal ones:
 - HTTP 429 → transient, with an extra ``rate_limit_delay`` before the next attempt;
 - network errors, timeouts, 5xx → transient.
 
+Receive path: websockets parses frames (sans-I/O), but complete, unfragmented TEXT/BINARY
+frames go from its protocol callback straight to ``hooks.on_frame`` (:class:`_DirectConnection`)
+instead of through its message queue, a future and a task switch per message; that queue
+(websockets' own ``Assembler``, bounded by ``max_queue`` with its read pause) is still used for
+fragmented messages, frames that arrive before the connection is served, frames with invalid
+UTF-8 (so websockets closes with 1007 as before) and any excess over a per-loop-iteration budget
+of :data:`BURST_FRAMES` frames, so a huge burst cannot starve the event loop: the excess waits in
+that bounded queue (reading paused) and is delivered by the reader task, which yields between
+messages while the budget is spent. Order is kept: nothing takes the direct path while the
+queue holds frames.
+
 Liveness: if ``heartbeat`` is set (CLOB: ``"PING"``) it is sent every ``heartbeat_interval``
 seconds. Any inbound frame (a ``PONG``, a US ``heartbeat``, data) proves the socket alive;
 ``stale_after`` seconds without one closes the socket (counted as a stale reconnect), because a
@@ -37,6 +48,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
@@ -44,11 +56,14 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
 
 from polyresearch.errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Generator
+
+    from websockets.protocol import Event
 
 __all__ = [
     "ChannelHooks",
@@ -68,6 +83,49 @@ DEFAULT_RATE_LIMIT_DELAY: Final = 30.0
 #: A connection that dropped sooner than this after opening counts as a failed attempt, so a
 #: server that accepts and drops at once cannot put us in a tight reconnect loop.
 MIN_HEALTHY_SECONDS: Final = 5.0
+#: Frames handed to consumers straight from the protocol per event-loop iteration (shared by
+#: every connection on the loop). A 256 KiB read holds ~700 CLOB price changes, so one busy
+#: connection stays on the direct path; 50 backlogged ones at ~30 µs a frame would otherwise
+#: hold the loop for over a second per iteration.
+BURST_FRAMES: Final = 1024
+
+_TEXT: Final = Opcode.TEXT
+_BINARY: Final = Opcode.BINARY
+
+
+class _Budget:
+    """Frames that may still go the direct way in this event-loop iteration."""
+
+    __slots__ = ("armed", "left", "loop", "size")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
+        self.loop = loop
+        self.size = size
+        self.left = size
+        self.armed = False
+
+    def arm(self) -> None:
+        """Refill at the start of the next iteration (call_soon runs before its I/O callbacks)."""
+        if not self.armed:
+            self.armed = True
+            self.loop.call_soon(self._refill)
+
+    def _refill(self) -> None:
+        self.left = self.size
+        self.armed = False
+
+
+_BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Budget] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loop_budget() -> _Budget:
+    loop = asyncio.get_running_loop()
+    budget = _BUDGETS.get(loop)
+    if budget is None:
+        budget = _BUDGETS[loop] = _Budget(loop, BURST_FRAMES)
+    return budget
 
 
 class ChannelHooks(Protocol):
@@ -122,9 +180,62 @@ class ConnectionStats(msgspec.Struct, frozen=True, kw_only=True):
     frames_in: int
     bytes_in: int
     frames_out: int
+    #: inbound frames that went through websockets' queue instead of the direct path
+    #: (fragmented, early, over the burst budget)
+    frames_queued: int = 0
     hook_errors: int
     last_frame_ns: int | None
     last_error: str | None
+
+
+class _DirectConnection(ClientConnection):
+    """websockets' client connection that hands complete data frames to a sink synchronously.
+
+    ``_sink`` is set by :meth:`Connection._serve` once it consumes frames; until then (the
+    handshake, frames in the same read as the upgrade response) everything takes websockets'
+    queue. Control frames, close handling, max_size and fragmentation stay websockets' own.
+    """
+
+    _sink: Connection | None = None
+    _chunk_ns = 0
+    _chunk_mono = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        sink = self._sink
+        if sink is not None:
+            # One receive time per read: every frame in it arrived together.
+            self._chunk_ns = time.time_ns()
+            self._chunk_mono = time.monotonic()
+            sink._budget.arm()
+        super().data_received(data)
+
+    def process_event(self, event: Event) -> None:
+        sink = self._sink
+        # With a sink the handshake is over, so every event is a Frame.
+        if sink is not None and event.fin:  # type: ignore[union-attr]
+            frame: Frame = event  # type: ignore[assignment]
+            opcode = frame.opcode
+            budget = sink._budget
+            if (
+                (opcode is _TEXT or opcode is _BINARY)
+                and budget.left > 0
+                and not self.recv_messages.frames.queue  # keep order behind queued frames
+            ):
+                raw = frame.data  # bytes from websockets' parser
+                data: str | bytes
+                if opcode is _BINARY:
+                    data = raw if type(raw) is bytes else bytes(raw)
+                else:
+                    try:
+                        data = str(raw, "utf-8")
+                    except UnicodeDecodeError:
+                        # websockets' recv() fails the connection with 1007, as before.
+                        super().process_event(event)
+                        return
+                budget.left -= 1
+                sink._receive(data, self._chunk_ns, self._chunk_mono)
+                return
+        super().process_event(event)
 
 
 class _Connect(connect):
@@ -138,14 +249,16 @@ class _Connect(connect):
         self._owner = owner
         super().__init__(*args, **kwargs)
 
-    async def create_connection(self) -> ClientConnection:
+    async def create_connection(self) -> _DirectConnection:
         owner = self._owner
         if owner._rate_limited:
             owner._rate_limited = False
             await asyncio.sleep(owner.rate_limit_delay)
         owner._set_state("connecting")
         self.additional_headers = owner.hooks.headers()
-        return await super().create_connection()
+        connection = await super().create_connection()
+        assert isinstance(connection, _DirectConnection)
+        return connection
 
 
 class Connection:
@@ -197,8 +310,9 @@ class Connection:
         self._stopping = False
         self._rate_limited = False
         # epoch, connects, reconnects, stale, failed, rate_limited, frames_in, bytes_in,
-        # frames_out, hook_errors
-        self._counts = [0] * 10
+        # frames_out, hook_errors, frames_queued
+        self._counts = [0] * 11
+        self._budget: _Budget  # the running loop's, set by run()
         self._last_frame_ns: int | None = None
         self._last_frame_mono = 0.0
         self._last_error: str | None = None
@@ -223,6 +337,7 @@ class Connection:
             AuthError: the venue refused the credentials (HTTP 401/403).
         """
         delays: Generator[float] | None = None
+        self._budget = _loop_budget()
         try:
             async for ws in _Connect(
                 self,
@@ -232,10 +347,12 @@ class Connection:
                 max_size=2 * self.max_frame_bytes,
                 compression=None,
                 proxy=None,
+                create_connection=_DirectConnection,
             ):
                 if self._stopping:  # stop() arrived while websockets was reconnecting
                     await ws.close()
                     break
+                assert isinstance(ws, _DirectConnection)
                 opened = time.monotonic()
                 await self._serve(ws)
                 if self.stopping:
@@ -308,6 +425,7 @@ class Connection:
             frames_in=c[6],
             bytes_in=c[7],
             frames_out=c[8],
+            frames_queued=c[10],
             hook_errors=c[9],
             last_frame_ns=self._last_frame_ns,
             last_error=self._last_error,
@@ -344,7 +462,7 @@ class Connection:
             return None
         return exc
 
-    async def _serve(self, ws: ClientConnection) -> None:
+    async def _serve(self, ws: _DirectConnection) -> None:
         self._ws = ws
         self._counts[0] += 1
         self._counts[1] += 1
@@ -356,24 +474,24 @@ class Connection:
         self._connected.set()
         watchdog = asyncio.create_task(self._keepalive(ws), name=f"{self.name}-keepalive")
         reason = "closed"
+        budget = self._budget
+        counts = self._counts
         try:
+            # From here on complete frames reach the hooks from the protocol callback; frames
+            # queued before (and the rest of _DirectConnection's fallbacks) come out below, in
+            # order, and the loop ends as websockets ends it (ConnectionClosed on errors).
+            ws._sink = self
             for frame in self.hooks.on_open():
                 await ws.send(frame)
                 self._sent(frame)
             async for message in ws:
-                recv_ns = time.time_ns()
-                self._last_frame_ns = recv_ns
-                self._last_frame_mono = time.monotonic()
-                self._counts[6] += 1
-                self._counts[7] += len(message)
-                if self.tap is not None:
-                    self._tap_frame("in", recv_ns, message)
-                try:
-                    self.hooks.on_frame(message, recv_ns)
-                except Exception:
-                    # A consumer bug must not kill the stream; it is counted and logged.
-                    self._counts[9] += 1
-                    logger.exception("%s: frame handler failed", self.name)
+                counts[10] += 1
+                self._receive(message, time.time_ns(), time.monotonic())
+                budget.left -= 1
+                if budget.left <= 0:
+                    # A burst spent this iteration's budget: let the loop run other work first.
+                    budget.arm()
+                    await asyncio.sleep(0)
         except ConnectionClosed as exc:
             reason = f"closed {exc.rcvd.code if exc.rcvd else 'abnormally'}"
             if exc.rcvd and exc.rcvd.reason:
@@ -383,6 +501,7 @@ class Connection:
             reason = f"{type(exc).__name__}: {exc}"
             self._last_error = reason
         finally:
+            ws._sink = None
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
@@ -396,6 +515,22 @@ class Connection:
                 except Exception:
                     self._counts[9] += 1
                     logger.exception("%s: state hook failed", self.name)
+
+    def _receive(self, data: str | bytes, recv_ns: int, mono: float) -> None:
+        """One complete inbound message: count it, show it to the tap, hand it to the hooks."""
+        counts = self._counts
+        counts[6] += 1
+        counts[7] += len(data)
+        self._last_frame_ns = recv_ns
+        self._last_frame_mono = mono
+        if self.tap is not None:
+            self._tap_frame("in", recv_ns, data)
+        try:
+            self.hooks.on_frame(data, recv_ns)
+        except Exception:
+            # A consumer bug must not kill the stream; it is counted and logged.
+            counts[9] += 1
+            logger.exception("%s: frame handler failed", self.name)
 
     async def _keepalive(self, ws: ClientConnection) -> None:
         tick = min(self.heartbeat_interval, self.stale_after / 3)
