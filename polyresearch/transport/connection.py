@@ -493,9 +493,16 @@ class Connection:
                     budget.arm()
                     await asyncio.sleep(0)
         except ConnectionClosed as exc:
-            reason = f"closed {exc.rcvd.code if exc.rcvd else 'abnormally'}"
-            if exc.rcvd and exc.rcvd.reason:
-                reason += f" {exc.rcvd.reason!r}"
+            if exc.rcvd is not None:
+                reason = f"closed {exc.rcvd.code}"
+                if exc.rcvd.reason:
+                    reason += f" {exc.rcvd.reason!r}"
+            elif exc.sent is not None:  # we failed it (e.g. 1007 invalid UTF-8) and left
+                reason = f"closed by us {exc.sent.code}"
+                if exc.sent.reason:
+                    reason += f" {exc.sent.reason!r}"
+            else:
+                reason = "closed abnormally"
             self._last_error = reason
         except OSError as exc:
             reason = f"{type(exc).__name__}: {exc}"
