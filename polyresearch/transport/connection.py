@@ -138,7 +138,12 @@ class ChannelHooks(Protocol):
         """Frames to send right after each (re)connect: the full current subscription."""
 
     def on_frame(self, data: str | bytes, recv_ns: int) -> None:
-        """One inbound frame and its receive time (ns since the epoch). Must not block."""
+        """One inbound frame and its receive time (ns since the epoch).
+
+        The time is taken once per socket read (frames that arrived together share it). This
+        is called from the socket's protocol callback: it must not block, and may schedule
+        tasks on the running loop.
+        """
 
     def on_state(self, state: str, detail: str) -> None:
         """Connection state changes: ``connected``, ``disconnected``, ``stale``, ``failed``."""
