@@ -172,6 +172,10 @@ def feed_report(feed: Any) -> dict[str, Any]:
         "hashes_skipped": books.hashes_skipped,
         "tables": tables,
         "error": stats.error,
+        # transport: frames that missed the direct path (websockets' queue), or waited for a
+        # later loop iteration (burst budget); getattr: a baseline tree may not count them
+        "queued": sum(getattr(c, "frames_queued", 0) for c in stats.connections),
+        "deferred": sum(getattr(c, "frames_deferred", 0) for c in stats.connections),
     }
 
 

@@ -507,6 +507,8 @@ def report(results: Results, *, frames: int, windows: int, runs: int, argv: list
             "resyncs": sum(r["resyncs"] for r in reps),
             "reconnects": sum(r["reconnects"] for r in reps),
             "dropped": sum(sum(r["dropped"].values()) for r in reps),
+            "frames queued": sum(r.get("queued", 0) for r in reps),
+            "deferred": sum(r.get("deferred", 0) for r in reps),
             "connections": reps[0]["connections"],
             "live books": reps[0]["live"],
         }

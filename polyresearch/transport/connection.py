@@ -17,12 +17,13 @@ Receive path: websockets parses frames (sans-I/O), but complete, unfragmented TE
 frames go from its protocol callback straight to ``hooks.on_frame`` (:class:`_DirectConnection`)
 instead of through its message queue, a future and a task switch per message; that queue
 (websockets' own ``Assembler``, bounded by ``max_queue`` with its read pause) is still used for
-fragmented messages, frames that arrive before the connection is served, frames with invalid
-UTF-8 (so websockets closes with 1007 as before) and any excess over a per-loop-iteration budget
-of :data:`BURST_FRAMES` frames, so a huge burst cannot starve the event loop: the excess waits in
-that bounded queue (reading paused) and is delivered by the reader task, which yields between
-messages while the budget is spent. Order is kept: nothing takes the direct path while the
-queue holds frames.
+fragmented messages, frames that arrive before the connection is served and frames with
+invalid UTF-8 (so websockets closes with 1007 as before); order is kept, as nothing takes the
+direct path while that queue holds frames. Fairness: all connections on a loop share a budget
+of :data:`BURST_FRAMES` frames per loop iteration, so a huge burst cannot starve the event loop
+(a Jupyter kernel's): past it, frames wait in a per-connection backlog with reading paused
+(bounded: about one read) and are delivered, in order and the same cheap way, over the next
+iterations; the reader task of websockets' queue also yields while the budget is spent.
 
 Liveness: if ``heartbeat`` is set (CLOB: ``"PING"``) it is sent every ``heartbeat_interval``
 seconds. Any inbound frame (a ``PONG``, a US ``heartbeat``, data) proves the socket alive;
@@ -45,6 +46,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -87,10 +89,11 @@ MIN_HEALTHY_SECONDS: Final = 5.0
 #: every connection on the loop). A 256 KiB read holds ~700 CLOB price changes, so one busy
 #: connection stays on the direct path; 50 backlogged ones at ~30 µs a frame would otherwise
 #: hold the loop for over a second per iteration.
-BURST_FRAMES: Final = 1024
+BURST_FRAMES: Final = 512
 
 _TEXT: Final = Opcode.TEXT
 _BINARY: Final = Opcode.BINARY
+_CONT: Final = Opcode.CONT
 
 
 class _Budget:
@@ -186,8 +189,10 @@ class ConnectionStats(msgspec.Struct, frozen=True, kw_only=True):
     bytes_in: int
     frames_out: int
     #: inbound frames that went through websockets' queue instead of the direct path
-    #: (fragmented, early, over the burst budget)
+    #: (fragmented messages, frames before the connection was served, invalid UTF-8)
     frames_queued: int = 0
+    #: inbound frames held back to a later loop iteration because the burst budget was spent
+    frames_deferred: int = 0
     hook_errors: int
     last_frame_ns: int | None
     last_error: str | None
@@ -199,11 +204,17 @@ class _DirectConnection(ClientConnection):
     ``_sink`` is set by :meth:`Connection._serve` once it consumes frames; until then (the
     handshake, frames in the same read as the upgrade response) everything takes websockets'
     queue. Control frames, close handling, max_size and fragmentation stay websockets' own.
+
+    Fairness: once this loop iteration's budget is spent, data frames wait in ``_backlog``
+    (reading paused, so it holds at most about one read) and a ``call_soon`` drain delivers
+    them over the next iterations, the same cheap way, in order.
     """
 
     _sink: Connection | None = None
     _chunk_ns = 0
     _chunk_mono = 0.0
+    _backlog: collections.deque[tuple[Frame, int, float]] | None = None
+    _draining = False
 
     def data_received(self, data: bytes) -> None:
         sink = self._sink
@@ -213,34 +224,82 @@ class _DirectConnection(ClientConnection):
             self._chunk_mono = time.monotonic()
             sink._budget.arm()
         super().data_received(data)
+        if self._backlog:
+            # Reading may have been resumed by websockets' own flow control meanwhile.
+            self.transport.pause_reading()
 
     def process_event(self, event: Event) -> None:
         sink = self._sink
         # With a sink the handshake is over, so every event is a Frame.
-        if sink is not None and event.fin:  # type: ignore[union-attr]
-            frame: Frame = event  # type: ignore[assignment]
-            opcode = frame.opcode
-            budget = sink._budget
-            if (
-                (opcode is _TEXT or opcode is _BINARY)
-                and budget.left > 0
-                and not self.recv_messages.frames.queue  # keep order behind queued frames
-            ):
-                raw = frame.data  # bytes from websockets' parser
-                data: str | bytes
-                if opcode is _BINARY:
-                    data = raw if type(raw) is bytes else bytes(raw)
-                else:
-                    try:
-                        data = str(raw, "utf-8")
-                    except UnicodeDecodeError:
-                        # websockets' recv() fails the connection with 1007, as before.
-                        super().process_event(event)
-                        return
-                budget.left -= 1
-                sink._receive(data, self._chunk_ns, self._chunk_mono)
+        if sink is None:
+            super().process_event(event)
+            return
+        frame: Frame = event  # type: ignore[assignment]
+        opcode = frame.opcode
+        if opcode is not _TEXT and opcode is not _BINARY and opcode is not _CONT:
+            super().process_event(event)  # control frames: order does not matter
+        elif sink._budget.left > 0 and not self._backlog:
+            self._route(sink, frame, self._chunk_ns, self._chunk_mono)
+        else:
+            self._defer(sink, frame)
+
+    def _route(self, sink: Connection, frame: Frame, recv_ns: int, mono: float) -> None:
+        opcode = frame.opcode
+        if (
+            frame.fin
+            and (opcode is _TEXT or opcode is _BINARY)
+            and not self.recv_messages.frames.queue  # keep order behind queued frames
+        ):
+            raw = frame.data  # bytes from websockets' parser
+            data: str | bytes | None
+            if opcode is _BINARY:
+                data = raw if type(raw) is bytes else bytes(raw)
+            else:
+                try:
+                    data = str(raw, "utf-8")
+                except UnicodeDecodeError:
+                    data = None  # websockets' recv() fails the connection with 1007, as before
+            if data is not None:
+                sink._budget.left -= 1
+                sink._receive(data, recv_ns, mono)
                 return
-        super().process_event(event)
+        try:
+            super().process_event(frame)  # fragments, and whatever must follow them
+        except EOFError:  # the queue closed with the connection: a message never completed
+            pass
+
+    def _defer(self, sink: Connection, frame: Frame) -> None:
+        backlog = self._backlog
+        if backlog is None:
+            backlog = self._backlog = collections.deque()
+        backlog.append((frame, self._chunk_ns, self._chunk_mono))
+        sink._counts[11] += 1
+        if not self._draining:
+            self._draining = True
+            self.transport.pause_reading()
+            sink._budget.arm()
+            self.loop.call_soon(self._drain)
+
+    def _drain(self) -> None:
+        self._draining = False
+        sink, backlog = self._sink, self._backlog
+        if sink is None or not backlog:
+            return
+        budget = sink._budget
+        while backlog and budget.left > 0:
+            self._route(sink, *backlog.popleft())
+        if backlog:
+            self._draining = True
+            budget.arm()  # the refill runs first in the next iteration, then this drain
+            self.loop.call_soon(self._drain)
+        elif not self.recv_messages.paused:
+            self.transport.resume_reading()
+
+    def flush(self) -> None:
+        """Deliver whatever waits in the backlog now (the connection is ending)."""
+        sink, backlog = self._sink, self._backlog
+        while sink is not None and backlog:
+            self._route(sink, *backlog.popleft())
 
 
 class _Connect(connect):
@@ -315,8 +374,8 @@ class Connection:
         self._stopping = False
         self._rate_limited = False
         # epoch, connects, reconnects, stale, failed, rate_limited, frames_in, bytes_in,
-        # frames_out, hook_errors, frames_queued
-        self._counts = [0] * 11
+        # frames_out, hook_errors, frames_queued, frames_deferred
+        self._counts = [0] * 12
         self._budget: _Budget  # the running loop's, set by run()
         self._last_frame_ns: int | None = None
         self._last_frame_mono = 0.0
@@ -431,6 +490,7 @@ class Connection:
             bytes_in=c[7],
             frames_out=c[8],
             frames_queued=c[10],
+            frames_deferred=c[11],
             hook_errors=c[9],
             last_frame_ns=self._last_frame_ns,
             last_error=self._last_error,
@@ -513,6 +573,7 @@ class Connection:
             reason = f"{type(exc).__name__}: {exc}"
             self._last_error = reason
         finally:
+            ws.flush()  # frames held back by the burst budget were received: deliver them
             ws._sink = None
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

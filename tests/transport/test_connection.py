@@ -300,9 +300,40 @@ async def test_burst_over_budget_is_delivered_in_order_and_yields(
         finally:
             task.cancel()
         assert hooks.frames == burst
-        assert conn.stats().frames_queued > 0
+        assert conn.stats().frames_deferred > 0
+        assert conn.stats().frames_in == len(burst)
         # The ticker advanced between the first and the last frame of the burst.
         assert seen_ticks[-1] > seen_ticks[0]
+
+
+async def test_budget_backlog_keeps_order_around_a_fragmented_message(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held-back frames, a fragmented message (websockets' queue) and later frames arrive in
+    wire order, whichever path each one takes."""
+    from websockets.frames import Frame, Opcode
+
+    from polyresearch.transport import connection as connection_module
+
+    monkeypatch.setattr(connection_module, "BURST_FRAMES", 4)
+    fresh: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+    monkeypatch.setattr(connection_module, "_BUDGETS", fresh)
+    hooks = Hooks()
+    conn = Connection("t", _url(peer), hooks)
+    async with running(conn):
+        await wait_until(lambda: len(peer.connections) == 1 and peer.received)
+        before = [f"a{i}" for i in range(30)]
+        after = [f"b{i}" for i in range(30)]
+        wire = b"".join(_server_frame(m) for m in before)
+        wire += Frame(Opcode.TEXT, b"frag", fin=False).serialize(mask=False, extensions=[])
+        wire += Frame(Opcode.CONT, b"ment", fin=True).serialize(mask=False, extensions=[])
+        wire += b"".join(_server_frame(m) for m in after)
+        peer.connections[0].transport.write(wire)
+        await wait_until(lambda: len(hooks.frames) == 61)
+        assert hooks.frames == [*before, "fragment", *after]
+        stats = conn.stats()
+        assert stats.frames_deferred > 0
+        assert stats.frames_queued >= 1
 
 
 async def test_invalid_utf8_text_closes_1007_and_reconnects(peer: Peer) -> None:
