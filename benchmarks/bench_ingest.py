@@ -1,6 +1,11 @@
 """Live ingest on one core: our feeds vs a bare websockets loop and the official SDKs.
 
     .venv/bin/python benchmarks/bench_ingest.py [--frames N] [--windows W] [--runs R] [--quick]
+        [--only a,b] [--baseline-tree DIR]
+
+``--baseline-tree DIR`` (e.g. an unpacked ``git archive <base> polyresearch``) also runs the
+feeds, the receive-only client and the (c) pair with DIR's ``polyresearch``, interleaved in
+the same rounds, and prints this tree vs that one.
 
 Setup (performance-notes.md method): the simulator runs in blast mode in its own process
 (``python -m polyresearch.simulator --blast``), pinned to CPU 0 once it is listening; every
