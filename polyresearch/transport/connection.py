@@ -558,16 +558,14 @@ class Connection:
                     budget.arm()
                     await asyncio.sleep(0)
         except ConnectionClosed as exc:
-            if exc.rcvd is not None:
-                reason = f"closed {exc.rcvd.code}"
-                if exc.rcvd.reason:
-                    reason += f" {exc.rcvd.reason!r}"
-            elif exc.sent is not None:  # we failed it (e.g. 1007 invalid UTF-8) and left
-                reason = f"closed by us {exc.sent.code}"
-                if exc.sent.reason:
-                    reason += f" {exc.sent.reason!r}"
-            else:
-                reason = "closed abnormally"
+            # When we closed first (e.g. 1009: a frame over max_size, or 4000: stale) the
+            # venue may never answer; the code we sent is then the only true reason.
+            close = exc.rcvd if exc.rcvd is not None else exc.sent
+            reason = f"closed {close.code if close else 'abnormally'}"
+            if close and close.reason:
+                reason += f" {close.reason!r}"
+            if exc.rcvd is None and close is not None:
+                reason += " (by us)"
             self._last_error = reason
         except OSError as exc:
             reason = f"{type(exc).__name__}: {exc}"
