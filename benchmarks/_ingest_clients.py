@@ -16,6 +16,8 @@ Client kinds (``spec["kind"]``):
 - ``clob_feed``: our :class:`~polyresearch.feed.ClobFeed` (socket → decode → books with hash
   and BBO checks → rows in the rolling tables), counter = frames the connections received;
 - ``clob_bare``: ``websockets`` ``async for`` + ``json.loads`` and nothing else;
+- ``clob_recv_ws`` / ``clob_recv``: receive only, ``websockets`` ``async for`` vs our
+  :class:`~polyresearch.transport.connection.Connection` with a counting frame hook;
 - ``clob_sdk``: the official ``polymarket-client`` ``AsyncPublicClient``, pointed at the
   simulator exactly as ``tests/simulator/test_sim_clob_sdk.py`` does, iterated by a no-op
   consumer; counter = events consumed + events the SDK dropped (its parse work is done either
@@ -170,6 +172,10 @@ def feed_report(feed: Any) -> dict[str, Any]:
         "hashes_skipped": books.hashes_skipped,
         "tables": tables,
         "error": stats.error,
+        # transport: frames that missed the direct path (websockets' queue), or waited for a
+        # later loop iteration (burst budget); getattr: a baseline tree may not count them
+        "queued": sum(getattr(c, "frames_queued", 0) for c in stats.connections),
+        "deferred": sum(getattr(c, "frames_deferred", 0) for c in stats.connections),
     }
 
 
@@ -225,7 +231,9 @@ class _Count:
         self.n = 0
 
 
-async def _bare(url: str, frames: list[str], spec: Mapping[str, Any], **kwargs: Any) -> Any:
+async def _bare(
+    url: str, frames: list[str], spec: Mapping[str, Any], *, parse: bool = True, **kwargs: Any
+) -> Any:
     from websockets.asyncio.client import connect
 
     state = _Count()
@@ -236,9 +244,13 @@ async def _bare(url: str, frames: list[str], spec: Mapping[str, Any], **kwargs: 
         await ws.send(frame)
 
     async def read() -> None:
-        async for message in ws:
-            loads(message)
-            state.n += 1
+        if parse:
+            async for message in ws:
+                loads(message)
+                state.n += 1
+        else:
+            async for _ in ws:
+                state.n += 1
 
     reader = asyncio.create_task(read())
     meter = Meter(
@@ -255,6 +267,49 @@ async def run_clob_bare(spec: Mapping[str, Any]) -> dict[str, Any]:
     # The same subscription frames ClobFeed sends (so the server sends the same frames).
     frames = clob_protocol.market_subscribe(spec["assets"])
     return await _bare(spec["url"], frames, spec)  # type: ignore[no-any-return]
+
+
+async def run_clob_recv_ws(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Receive only: websockets ``async for``, nothing done with the messages."""
+    from polyresearch.protocol import clob as clob_protocol
+
+    frames = clob_protocol.market_subscribe(spec["assets"])
+    return await _bare(spec["url"], frames, spec, parse=False)  # type: ignore[no-any-return]
+
+
+async def run_clob_recv(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Receive only: our :class:`~polyresearch.transport.connection.Connection` (the feeds'
+    transport) with a frame hook that only counts."""
+    from polyresearch.protocol import clob as clob_protocol
+    from polyresearch.transport.connection import Connection
+
+    state = _Count()
+    frames = clob_protocol.market_subscribe(spec["assets"])
+
+    class Hooks:
+        def headers(self) -> None:
+            return None
+
+        def on_open(self) -> list[str]:
+            return list(frames)
+
+        def on_frame(self, data: str | bytes, recv_ns: int) -> None:
+            state.n += 1
+
+        def on_state(self, state: str, detail: str) -> None:
+            pass
+
+        def redact(self, frame: str) -> str:
+            return frame
+
+    conn = Connection("recv", spec["url"], Hooks())
+    runner = asyncio.create_task(conn.run())
+    meter = Meter(
+        lambda: state.n, warmup=spec["warmup"], frames=spec["frames"], windows=spec["windows"]
+    )
+    windows = await meter.run()
+    runner.cancel()
+    return {"windows": windows, "queued": getattr(conn.stats(), "frames_queued", None)}
 
 
 async def run_clob_sdk(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -574,6 +629,8 @@ RUNNERS = {
     "clob_feed": run_clob_feed,
     "clob_bare": run_clob_bare,
     "clob_sdk": run_clob_sdk,
+    "clob_recv_ws": run_clob_recv_ws,
+    "clob_recv": run_clob_recv,
     "us_feed": run_us_feed,
     "us_bare": run_us_bare,
     "us_sdk": run_us_sdk,

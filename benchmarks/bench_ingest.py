@@ -1,6 +1,11 @@
 """Live ingest on one core: our feeds vs a bare websockets loop and the official SDKs.
 
     .venv/bin/python benchmarks/bench_ingest.py [--frames N] [--windows W] [--runs R] [--quick]
+        [--only a,b] [--baseline-tree DIR]
+
+``--baseline-tree DIR`` (e.g. an unpacked ``git archive <base> polyresearch``) also runs the
+feeds, the receive-only client and the (c) pair with DIR's ``polyresearch``, interleaved in
+the same rounds, and prints this tree vs that one.
 
 Setup (performance-notes.md method): the simulator runs in blast mode in its own process
 (``python -m polyresearch.simulator --blast``), pinned to CPU 0 once it is listening; every
@@ -27,6 +32,8 @@ Contenders:
   default ``hash_every=16`` (every book snapshot and 1 in 16 deltas per asset hash-checked;
   after a miss every delta until a match), and with ``hash_every=1`` (every message), vs
   ``websockets`` ``async for`` + ``json.loads`` and nothing else;
+- receive only (info): ``websockets`` ``async for`` vs our ``Connection`` (the feeds'
+  transport: frames handed over from websockets' protocol callback) with a no-op hook;
 - (b) the official SDKs only parse and dispatch to a no-op consumer: ``polymarket-client`` on
   the CLOB blast (mostly price changes), ``polymarket-us`` on US full books;
 - (c) ``ClobFeed`` per-message cost with 5,000 subscribed assets (2,500 markets) vs 1 asset, on
@@ -159,9 +166,13 @@ def gamma_params(http_url: str) -> dict[str, tuple[str, bool, list[str]]]:
 
 def run_client(spec: Mapping[str, Any], timeout: float = 600) -> dict[str, Any]:
     """Run one measured client process (pinned to CPU 1) and return its JSON result."""
+    env = None
+    if spec.get("tree"):  # a baseline checkout: its polyresearch is the one imported
+        env = {**os.environ, "PYTHONPATH": str(spec["tree"])}
     done = subprocess.run(
         [PYTHON, str(CLIENTS), "-"],
         input=json.dumps(spec),
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -238,6 +249,18 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="also time each pipeline stage offline on recorded frames (default: not in --quick)",
+    )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        default=None,
+        help="another checkout (e.g. main): also run the feeds and the receive-only client "
+        "with its polyresearch, in the same interleaved rounds, for before/after ratios",
+    )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated contenders to run (e.g. one_asset,5000_assets); default: all",
     )
     args = parser.parse_args()
     frames = args.frames or (8_000 if args.quick else 100_000)
@@ -316,6 +339,8 @@ def main() -> None:
             "feed1": {**clob_base, "kind": "clob_feed", "hash_every": 1},
             "bare": {**clob_base, "kind": "clob_bare"},
             "sdk": {**clob_base, "kind": "clob_sdk"},
+            "recv_ws": {**clob_base, "kind": "clob_recv_ws"},
+            "recv": {**clob_base, "kind": "clob_recv"},
             "us_feed": {**us_base, "kind": "us_feed"},
             "us_bare": {**us_base, "kind": "us_bare"},
             "us_sdk": {**us_base, "kind": "us_sdk"},
@@ -331,6 +356,13 @@ def main() -> None:
                 "warmup": max(5_000, frames // 5),
             },
         }
+        if args.baseline_tree is not None:
+            tree = str(args.baseline_tree.resolve())
+            for name in ("feed16", "us_feed", "recv", "one_asset", "5000_assets"):
+                specs[f"{name}@base"] = {**specs[name], "tree": tree}
+        if args.only:
+            wanted = set(args.only.split(","))
+            specs = {k: v for k, v in specs.items() if k.split("@")[0] in wanted}
         print(
             f"servers ready in {setup_s:.1f} s; CLOB: {len(assets)} assets, "
             f"US: {len(us['slugs'])} markets, {us['frames']} recorded full books "
@@ -342,7 +374,7 @@ def main() -> None:
         for name in rounds(list(specs), runs):
             spec = dict(specs[name])
             seen[name] = seen.get(name, 0) + 1
-            if name == "one_asset":
+            if name.startswith("one_asset"):
                 spec.update(one_asset(seen[name] - 1))
             if name == "feed16" and first_feed16:
                 spec["polars_rows"] = args.polars_rows
@@ -377,9 +409,16 @@ def report(results: Results, *, frames: int, windows: int, runs: int, argv: list
         "feed1": "ClobFeed hash_every=1",
         "bare": "websockets + json.loads (CLOB)",
         "sdk": "polymarket-client, no-op consumer",
+        "recv_ws": "receive only: websockets async for",
+        "recv": "receive only: our Connection",
         "us_feed": "UsFeed",
         "us_bare": "websockets + json.loads (US)",
         "us_sdk": "polymarket-us, no-op listener",
+        "feed16@base": "ClobFeed h=16, baseline tree",
+        "us_feed@base": "UsFeed, baseline tree",
+        "recv@base": "receive only: Connection, baseline tree",
+        "one_asset@base": "ClobFeed, 1 asset, baseline tree",
+        "5000_assets@base": "ClobFeed, 5,000 assets, baseline tree",
         "one_asset": "ClobFeed, 1 asset",
         "5000_assets": "ClobFeed, 5,000 assets",
     }
@@ -411,6 +450,10 @@ def report(results: Results, *, frames: int, windows: int, runs: int, argv: list
         ("(b) ClobFeed h=16 vs polymarket-client", "sdk", "feed16", 2.5),
         ("(b) UsFeed vs polymarket-us (full books)", "us_sdk", "us_feed", 1.5),
         ("    UsFeed vs websockets+json.loads (US)", "us_bare", "us_feed", 0.0),
+        ("    receive only: Connection vs websockets", "recv_ws", "recv", 0.0),
+        ("    ClobFeed h=16: this tree vs baseline tree", "feed16@base", "feed16", 0.0),
+        ("    UsFeed: this tree vs baseline tree", "us_feed@base", "us_feed", 0.0),
+        ("    receive only: this tree vs baseline tree", "recv@base", "recv", 0.0),
     ):
         if base in results.windows and ours in results.windows:
             cap, wall = ratio(base, ours)
@@ -418,13 +461,13 @@ def report(results: Results, *, frames: int, windows: int, runs: int, argv: list
             goal_text = f"goal >= {goal:.1f}x {'met' if met else 'MISSED'}" if goal else "(info)"
             print(f"  {label:<46} {cap:>5.2f}x  (wall {wall:.2f}x)  {goal_text}")
             rows.append((label, cap, goal_text, met))
-    if "one_asset" in results.windows and "5000_assets" in results.windows:
-        scale = results.cpu("5000_assets") / results.cpu("one_asset")
-        met = scale <= 1.2
-        print(
-            f"  {'(c) CPU/msg at 5,000 assets / at 1 asset':<46} {scale:>5.2f}x"
-            f"  goal <= 1.2x {'met' if met else 'MISSED'}"
-        )
+    for tag, suffix in (("", ""), (", baseline tree", "@base")):
+        one, many = f"one_asset{suffix}", f"5000_assets{suffix}"
+        if one in results.windows and many in results.windows:
+            scale = results.cpu(many) / results.cpu(one)
+            met = scale <= 1.2
+            label = f"(c) CPU/msg at 5,000 assets / at 1 asset{tag}"
+            print(f"  {label:<46} {scale:>5.2f}x  goal <= 1.2x {'met' if met else 'MISSED'}")
     feed = results.reports.get("feed16", [])
     if feed:
         tables = feed[0]["tables"]
@@ -460,6 +503,13 @@ def report(results: Results, *, frames: int, windows: int, runs: int, argv: list
         if bare in results.windows:
             receive = results.cpu(bare) - stages["json.loads"]
             print(f"  {'websockets receive (live bare - offline json.loads)':<52} {receive:>7.2f}")
+        if venue == "clob":
+            for name, label in (
+                ("recv_ws", "live receive only, websockets async for"),
+                ("recv", "live receive only, our Connection (feeds' path)"),
+            ):
+                if name in results.windows:
+                    print(f"  {label:<52} {results.cpu(name):>7.2f}")
         for stage, micros in stages.items():
             print(f"  {stage:<52} {micros:>7.2f}")
     print("\ncorrectness of the feed runs (summed over processes)")
@@ -472,6 +522,8 @@ def report(results: Results, *, frames: int, windows: int, runs: int, argv: list
             "resyncs": sum(r["resyncs"] for r in reps),
             "reconnects": sum(r["reconnects"] for r in reps),
             "dropped": sum(sum(r["dropped"].values()) for r in reps),
+            "frames queued": sum(r.get("queued", 0) for r in reps),
+            "deferred": sum(r.get("deferred", 0) for r in reps),
             "connections": reps[0]["connections"],
             "live books": reps[0]["live"],
         }

@@ -365,8 +365,13 @@ class _Amount(msgspec.Struct, gc=False):
     currency: str | None = None
 
 
+class _Px(msgspec.Struct, gc=False):
+    # Only the value: the currency of every book level is left unparsed (one string less each).
+    value: str | None = None
+
+
 class _BookEntry(msgspec.Struct, gc=False):
-    px: _Amount | None = None
+    px: _Px | None = None
     qty: str | None = None
 
 
@@ -547,6 +552,16 @@ class _MarketsEnvelope(msgspec.Struct, rename="camel", gc=False):
     trade: Raw | UnsetType = UNSET
 
 
+class _MarketsBookEnvelope(msgspec.Struct, rename="camel", gc=False):
+    # The hot path: a marketData frame decoded in one pass. Any error falls back to the
+    # two-pass _MarketsEnvelope path, which decides what the frame is and how it drops.
+    request_id: str | None = None
+    subscription_type: str | None = None
+    heartbeat: Raw | UnsetType = UNSET
+    error: Raw | UnsetType = UNSET
+    market_data: _MarketData | UnsetType | None = UNSET
+
+
 class _PrivateEnvelope(msgspec.Struct, rename="camel", gc=False):
     request_id: str | None = None
     subscription_type: str | None = None
@@ -632,13 +647,35 @@ def _number_text(raw: Raw | UnsetType, what: str) -> str | None:
     raise _Reject(f"{what} is not a number")
 
 
+#: Whole seconds (ns) of the venue's timestamp form, by its first 19 characters
+#: ("2026-08-23T18:15:38"): frames in the same second share them, so the hot path only reads
+#: the nine fraction digits. Bounded: cleared when full.
+_SECONDS: dict[str, int] = {}
+_SECONDS_MAX: Final = 4096
+
+
 def _timestamp(text: str | None, what: str) -> int | None:
     if not text:
         return None
+    # The venue's own form, "YYYY-MM-DDTHH:MM:SS.fffffffffZ", once its second is known.
+    venue_form = len(text) == 30 and text[19] == "." and text[29] == "Z"
+    if venue_form:
+        fraction = text[20:29]
+        if fraction.isdigit() and fraction.isascii():
+            seconds = _SECONDS.get(text[:19])  # get(): another thread may clear meanwhile
+            if seconds is not None:
+                return seconds + int(fraction)
+        else:
+            venue_form = False
     try:
-        return parse_timestamp_ns(text)
+        ns = parse_timestamp_ns(text)
     except ValueError:
         raise _Reject(f"{what} is not an RFC 3339 timestamp: {text[:40]!r}") from None
+    if venue_form:
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        _SECONDS[text[:19]] = ns - int(text[20:29])
+    return ns
 
 
 def _side(side: str | None, intent: str | None) -> Side | None:
@@ -654,25 +691,78 @@ def _error_message(raw: Raw) -> str:
     return value if isinstance(value, str) else _encode(value).decode()
 
 
-def _levels(entries: list[_BookEntry] | None, side: str, *, descending: bool) -> tuple[Level, ...]:
+class _Checked:
+    """Decimal texts one decoder has already checked, each with an exact sort key.
+
+    Book levels repeat the same prices (a tick grid) and mostly the same sizes frame after
+    frame, so one C-level set test replaces a regex pass and ``Decimal()`` per level. The key
+    is a float when the text has at most 15 digits and no exponent: such decimals convert to
+    distinct floats in the same order (IEEE 754 doubles hold 15 significant digits exactly),
+    and floats compare much faster; longer texts keep a ``Decimal`` key and are listed in
+    ``long``, so a side holding one is ordered by ``Decimal`` throughout. One per decoder
+    (decoders may run in different threads); bounded: cleared when full, it refills from the
+    next frames and nothing but the speed-up is lost.
+    """
+
+    __slots__ = ("keys", "long", "texts")
+
+    MAX: Final = 1 << 14
+
+    def __init__(self) -> None:
+        self.keys: dict[str, float | Decimal] = {}
+        self.texts: set[str] = set()
+        self.long: set[str] = set()
+
+    def learn(self, texts: list[str | None], side: str) -> None:
+        """Check texts not seen before (None: a level without px or qty) and remember them."""
+        if None in texts:
+            raise _Reject(f"{side} level without px or qty")
+        keys = self.keys
+        fresh = [text for text in cast(list[str], texts) if text not in keys]
+        if _DECIMAL_LINES.fullmatch("\n".join(fresh)) is None:
+            bad = next(text for text in fresh if _DECIMAL_TEXT.fullmatch(text) is None)
+            raise _Reject(f"{side} px/qty is not a decimal: {bad[:40]!r}")
+        if len(keys) + len(fresh) > self.MAX:
+            keys.clear()
+            self.texts.clear()
+            self.long.clear()
+        for text in fresh:
+            # The regex passed, so the text is [+-]digits[.digits][e[+-]digits].
+            digits = len(text) - ("." in text) - (text[0] in "+-")
+            if digits <= 15 and "e" not in text and "E" not in text:
+                keys[text] = float(text)
+            else:
+                keys[text] = Decimal(text)
+                self.long.add(text)
+        self.texts.update(fresh)
+
+
+def _levels(
+    entries: list[_BookEntry] | None, side: str, checked: _Checked, *, descending: bool
+) -> tuple[Level, ...]:
     """Validate one book side and return it best-first.
 
-    This is the markets socket's hot path (a full book per change), so the checks run in C:
-    one regex over all the numbers, ``Decimal`` for exact ordering, and no re-sort when the
-    wire order is already right (the documented case).
+    This is the markets socket's hot path (a full book per change): texts seen before are
+    known good (one set test for the side, see :class:`_Checked`), new ones are checked with
+    one regex over all of them, ``Decimal`` keys give the exact order, and there is no re-sort
+    when the wire order is already right (the documented case).
     """
     if not entries:
         return ()
-    maybe_prices = [entry.px.value if entry.px else None for entry in entries]
+    try:
+        maybe_prices = [entry.px.value for entry in entries]  # type: ignore[union-attr]
+    except AttributeError:  # px absent or null
+        raise _Reject(f"{side} level without px or qty") from None
     maybe_sizes = [entry.qty for entry in entries]
-    if None in maybe_prices or None in maybe_sizes:
-        raise _Reject(f"{side} level without px or qty")
+    texts = maybe_prices + maybe_sizes
+    if not checked.texts.issuperset(texts):
+        checked.learn(texts, side)
     prices, sizes = cast(list[str], maybe_prices), cast(list[str], maybe_sizes)
-    texts = prices + sizes
-    if _DECIMAL_LINES.fullmatch("\n".join(texts)) is None:
-        bad = next(text for text in texts if _DECIMAL_TEXT.fullmatch(text) is None)
-        raise _Reject(f"{side} px/qty is not a decimal: {bad[:40]!r}")
-    keys = list(map(Decimal, prices))
+    keys: list[Any]
+    if checked.long and not checked.long.isdisjoint(prices):
+        keys = list(map(Decimal, prices))  # one long text: every key exact as Decimal
+    else:
+        keys = list(map(checked.keys.__getitem__, prices))
     # Never trust wire order: compare exactly, keep equal prices in wire order (stable sort).
     ranked = sorted(keys, reverse=descending)
     if ranked != keys:
@@ -796,8 +886,24 @@ class UsMarketsDecoder(_UsDecoder):
         self._market_data = msgspec.json.Decoder(_MarketData | None)
         self._market_data_lite = msgspec.json.Decoder(_MarketDataLite | None)
         self._trade = msgspec.json.Decoder(_Trade | None)
+        self._book_envelope = msgspec.json.Decoder(_MarketsBookEnvelope)
+        self._checked = _Checked()
 
     def _dispatch(self, text: str) -> list[Event]:
+        try:
+            # Only frames that name the key try the one-pass decode (bad ones parse twice).
+            fast = self._book_envelope.decode(text) if '"marketData"' in text else None
+        except msgspec.DecodeError:
+            fast = None  # malformed somewhere: the general path below finds out where
+        if fast is not None:
+            data = fast.market_data
+            if (
+                data is not UNSET
+                and data is not None
+                and fast.heartbeat is UNSET
+                and fast.error is UNSET
+            ):
+                return [self._book(data, self._checked)]
         env = self._envelope.decode(text)
         # The SDK's order (W-mkts): heartbeat, error (key present, any value), data keys.
         if env.heartbeat is not UNSET:
@@ -805,7 +911,8 @@ class UsMarketsDecoder(_UsDecoder):
         if env.error is not UNSET:
             return [self._error(env.error, env.request_id, env.subscription_type)]
         if env.market_data is not UNSET:
-            return [self._book(self._payload(env.market_data, "marketData", self._market_data))]
+            payload = self._payload(env.market_data, "marketData", self._market_data)
+            return [self._book(payload, self._checked)]
         if env.market_data_lite is not UNSET:
             payload = self._payload(env.market_data_lite, "marketDataLite", self._market_data_lite)
             return [self._lite(payload)]
@@ -814,7 +921,7 @@ class UsMarketsDecoder(_UsDecoder):
         return self._unknown(text)
 
     @staticmethod
-    def _book(data: _MarketData) -> BookSnapshot:
+    def _book(data: _MarketData, checked: _Checked) -> BookSnapshot:
         slug = _required(data.market_slug, "marketData.marketSlug")
         stats = data.stats
         # stats is passed through as sent; its last trade price is surfaced when well formed,
@@ -828,8 +935,8 @@ class UsMarketsDecoder(_UsDecoder):
             venue="us",
             market=slug,
             asset_id=slug,
-            bids=_levels(data.bids, "bid", descending=True),
-            asks=_levels(data.offers, "offer", descending=False),
+            bids=_levels(data.bids, "bid", checked, descending=True),
+            asks=_levels(data.offers, "offer", checked, descending=False),
             ts_ns=_timestamp(data.transact_time, "transactTime"),
             timestamp=_text(data.transact_time),
             last_trade_price=last_value,

@@ -13,6 +13,18 @@ that tells transient failures from fatal ones:
 - HTTP 429 → transient, with an extra ``rate_limit_delay`` before the next attempt;
 - network errors, timeouts, 5xx → transient.
 
+Receive path: websockets parses frames (sans-I/O), but complete, unfragmented TEXT/BINARY
+frames go from its protocol callback straight to ``hooks.on_frame`` (:class:`_DirectConnection`)
+instead of through its message queue, a future and a task switch per message; that queue
+(websockets' own ``Assembler``, bounded by ``max_queue`` with its read pause) is still used for
+fragmented messages, frames that arrive before the connection is served and frames with
+invalid UTF-8 (so websockets closes with 1007 as before); order is kept, as nothing takes the
+direct path while that queue holds frames. Fairness: all connections on a loop share a budget
+of :data:`BURST_FRAMES` frames per loop iteration, so a huge burst cannot starve the event loop
+(a Jupyter kernel's): past it, frames wait in a per-connection backlog with reading paused
+(bounded: about one read) and are delivered, in order and the same cheap way, over the next
+iterations; the reader task of websockets' queue also yields while the budget is spent.
+
 Liveness: if ``heartbeat`` is set (CLOB: ``"PING"``) it is sent every ``heartbeat_interval``
 seconds. Any inbound frame (a ``PONG``, a US ``heartbeat``, data) proves the socket alive;
 ``stale_after`` seconds without one closes the socket (counted as a stale reconnect), because a
@@ -34,9 +46,11 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
@@ -44,12 +58,15 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
 
 from polyresearch.config import RedactingLogger
 from polyresearch.errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Generator
+
+    from websockets.protocol import Event
 
 __all__ = [
     "ChannelHooks",
@@ -72,6 +89,50 @@ DEFAULT_RATE_LIMIT_DELAY: Final = 30.0
 #: A connection that dropped sooner than this after opening counts as a failed attempt, so a
 #: server that accepts and drops at once cannot put us in a tight reconnect loop.
 MIN_HEALTHY_SECONDS: Final = 5.0
+#: Frames handed to consumers straight from the protocol per event-loop iteration (shared by
+#: every connection on the loop). A 256 KiB read holds ~700 CLOB price changes, so one busy
+#: connection stays on the direct path; 50 backlogged ones at ~30 µs a frame would otherwise
+#: hold the loop for over a second per iteration.
+BURST_FRAMES: Final = 512
+
+_TEXT: Final = Opcode.TEXT
+_BINARY: Final = Opcode.BINARY
+_CONT: Final = Opcode.CONT
+
+
+class _Budget:
+    """Frames that may still go the direct way in this event-loop iteration."""
+
+    __slots__ = ("armed", "left", "loop", "size")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
+        self.loop = loop
+        self.size = size
+        self.left = size
+        self.armed = False
+
+    def arm(self) -> None:
+        """Refill at the start of the next iteration (call_soon runs before its I/O callbacks)."""
+        if not self.armed:
+            self.armed = True
+            self.loop.call_soon(self._refill)
+
+    def _refill(self) -> None:
+        self.left = self.size
+        self.armed = False
+
+
+_BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Budget] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loop_budget() -> _Budget:
+    loop = asyncio.get_running_loop()
+    budget = _BUDGETS.get(loop)
+    if budget is None:
+        budget = _BUDGETS[loop] = _Budget(loop, BURST_FRAMES)
+    return budget
 
 
 class ChannelHooks(Protocol):
@@ -84,7 +145,12 @@ class ChannelHooks(Protocol):
         """Frames to send right after each (re)connect: the full current subscription."""
 
     def on_frame(self, data: str | bytes, recv_ns: int) -> None:
-        """One inbound frame and its receive time (ns since the epoch). Must not block."""
+        """One inbound frame and its receive time (ns since the epoch).
+
+        The time is taken once per socket read (frames that arrived together share it). This
+        is called from the socket's protocol callback: it must not block, and may schedule
+        tasks on the running loop.
+        """
 
     def on_state(self, state: str, detail: str) -> None:
         """Connection state changes: ``connected``, ``disconnected``, ``stale``, ``failed``."""
@@ -126,9 +192,118 @@ class ConnectionStats(msgspec.Struct, frozen=True, kw_only=True):
     frames_in: int
     bytes_in: int
     frames_out: int
+    #: inbound frames that went through websockets' queue instead of the direct path
+    #: (fragmented messages, frames before the connection was served, invalid UTF-8)
+    frames_queued: int = 0
+    #: inbound frames held back to a later loop iteration because the burst budget was spent
+    frames_deferred: int = 0
     hook_errors: int
     last_frame_ns: int | None
     last_error: str | None
+
+
+class _DirectConnection(ClientConnection):
+    """websockets' client connection that hands complete data frames to a sink synchronously.
+
+    ``_sink`` is set by :meth:`Connection._serve` once it consumes frames; until then (the
+    handshake, frames in the same read as the upgrade response) everything takes websockets'
+    queue. Control frames, close handling, max_size and fragmentation stay websockets' own.
+
+    Fairness: once this loop iteration's budget is spent, data frames wait in ``_backlog``
+    (reading paused, so it holds at most about one read) and a ``call_soon`` drain delivers
+    them over the next iterations, the same cheap way, in order.
+    """
+
+    _sink: Connection | None = None
+    _chunk_ns = 0
+    _chunk_mono = 0.0
+    _backlog: collections.deque[tuple[Frame, int, float]] | None = None
+    _draining = False
+
+    def data_received(self, data: bytes) -> None:
+        sink = self._sink
+        if sink is not None:
+            # One receive time per read: every frame in it arrived together.
+            self._chunk_ns = time.time_ns()
+            self._chunk_mono = time.monotonic()
+            sink._budget.arm()
+        super().data_received(data)
+        if self._backlog:
+            # Reading may have been resumed by websockets' own flow control meanwhile.
+            self.transport.pause_reading()
+
+    def process_event(self, event: Event) -> None:
+        sink = self._sink
+        # With a sink the handshake is over, so every event is a Frame.
+        if sink is None:
+            super().process_event(event)
+            return
+        frame: Frame = event  # type: ignore[assignment]
+        opcode = frame.opcode
+        if opcode is not _TEXT and opcode is not _BINARY and opcode is not _CONT:
+            super().process_event(event)  # control frames: order does not matter
+        elif sink._budget.left > 0 and not self._backlog:
+            self._route(sink, frame, self._chunk_ns, self._chunk_mono)
+        else:
+            self._defer(sink, frame)
+
+    def _route(self, sink: Connection, frame: Frame, recv_ns: int, mono: float) -> None:
+        opcode = frame.opcode
+        if (
+            frame.fin
+            and (opcode is _TEXT or opcode is _BINARY)
+            and not self.recv_messages.frames.queue  # keep order behind queued frames
+        ):
+            raw = frame.data  # bytes from websockets' parser
+            data: str | bytes | None
+            if opcode is _BINARY:
+                data = raw if type(raw) is bytes else bytes(raw)
+            else:
+                try:
+                    data = str(raw, "utf-8")
+                except UnicodeDecodeError:
+                    data = None  # websockets' recv() fails the connection with 1007, as before
+            if data is not None:
+                sink._budget.left -= 1
+                sink._receive(data, recv_ns, mono)
+                return
+        try:
+            super().process_event(frame)  # fragments, and whatever must follow them
+        except EOFError:  # the queue closed with the connection: a message never completed
+            pass
+
+    def _defer(self, sink: Connection, frame: Frame) -> None:
+        backlog = self._backlog
+        if backlog is None:
+            backlog = self._backlog = collections.deque()
+        backlog.append((frame, self._chunk_ns, self._chunk_mono))
+        sink._counts[11] += 1
+        if not self._draining:
+            self._draining = True
+            self.transport.pause_reading()
+            sink._budget.arm()
+            self.loop.call_soon(self._drain)
+
+    def _drain(self) -> None:
+        self._draining = False
+        sink, backlog = self._sink, self._backlog
+        if sink is None or not backlog:
+            return
+        budget = sink._budget
+        while backlog and budget.left > 0:
+            self._route(sink, *backlog.popleft())
+        if backlog:
+            self._draining = True
+            budget.arm()  # the refill runs first in the next iteration, then this drain
+            self.loop.call_soon(self._drain)
+        elif not self.recv_messages.paused:
+            self.transport.resume_reading()
+
+    def flush(self) -> None:
+        """Deliver whatever waits in the backlog now (the connection is ending)."""
+        sink, backlog = self._sink, self._backlog
+        while sink is not None and backlog:
+            self._route(sink, *backlog.popleft())
 
 
 class _Connect(connect):
@@ -142,14 +317,16 @@ class _Connect(connect):
         self._owner = owner
         super().__init__(*args, **kwargs)
 
-    async def create_connection(self) -> ClientConnection:
+    async def create_connection(self) -> _DirectConnection:
         owner = self._owner
         if owner._rate_limited:
             owner._rate_limited = False
             await asyncio.sleep(owner.rate_limit_delay)
         owner._set_state("connecting")
         self.additional_headers = owner.hooks.headers()
-        return await super().create_connection()
+        connection = await super().create_connection()
+        assert isinstance(connection, _DirectConnection)
+        return connection
 
 
 class Connection:
@@ -201,8 +378,9 @@ class Connection:
         self._stopping = False
         self._rate_limited = False
         # epoch, connects, reconnects, stale, failed, rate_limited, frames_in, bytes_in,
-        # frames_out, hook_errors
-        self._counts = [0] * 10
+        # frames_out, hook_errors, frames_queued, frames_deferred
+        self._counts = [0] * 12
+        self._budget: _Budget  # the running loop's, set by run()
         self._last_frame_ns: int | None = None
         self._last_frame_mono = 0.0
         self._last_error: str | None = None
@@ -227,6 +405,7 @@ class Connection:
             AuthError: the venue refused the credentials (HTTP 401/403).
         """
         delays: Generator[float] | None = None
+        self._budget = _loop_budget()
         try:
             async for ws in _Connect(
                 self,
@@ -237,10 +416,12 @@ class Connection:
                 compression=None,
                 proxy=None,
                 logger=RedactingLogger(_WS_LOGGER, self.hooks.redact),
+                create_connection=_DirectConnection,
             ):
                 if self._stopping:  # stop() arrived while websockets was reconnecting
                     await ws.close()
                     break
+                assert isinstance(ws, _DirectConnection)
                 opened = time.monotonic()
                 await self._serve(ws)
                 if self.stopping:
@@ -315,6 +496,8 @@ class Connection:
             frames_in=c[6],
             bytes_in=c[7],
             frames_out=c[8],
+            frames_queued=c[10],
+            frames_deferred=c[11],
             hook_errors=c[9],
             last_frame_ns=self._last_frame_ns,
             last_error=self._last_error,
@@ -351,7 +534,7 @@ class Connection:
             return None
         return exc
 
-    async def _serve(self, ws: ClientConnection) -> None:
+    async def _serve(self, ws: _DirectConnection) -> None:
         self._ws = ws
         self._counts[0] += 1
         self._counts[1] += 1
@@ -363,24 +546,24 @@ class Connection:
         self._connected.set()
         watchdog = asyncio.create_task(self._keepalive(ws), name=f"{self.name}-keepalive")
         reason = "closed"
+        budget = self._budget
+        counts = self._counts
         try:
+            # From here on complete frames reach the hooks from the protocol callback; frames
+            # queued before (and the rest of _DirectConnection's fallbacks) come out below, in
+            # order, and the loop ends as websockets ends it (ConnectionClosed on errors).
+            ws._sink = self
             for frame in self.hooks.on_open():
                 await ws.send(frame)
                 self._sent(frame)
             async for message in ws:
-                recv_ns = time.time_ns()
-                self._last_frame_ns = recv_ns
-                self._last_frame_mono = time.monotonic()
-                self._counts[6] += 1
-                self._counts[7] += len(message)
-                if self.tap is not None:
-                    self._tap_frame("in", recv_ns, message)
-                try:
-                    self.hooks.on_frame(message, recv_ns)
-                except Exception:
-                    # A consumer bug must not kill the stream; it is counted and logged.
-                    self._counts[9] += 1
-                    logger.exception("%s: frame handler failed", self.name)
+                counts[10] += 1
+                self._receive(message, time.time_ns(), time.monotonic())
+                budget.left -= 1
+                if budget.left <= 0:
+                    # A burst spent this iteration's budget: let the loop run other work first.
+                    budget.arm()
+                    await asyncio.sleep(0)
         except ConnectionClosed as exc:
             # When we closed first (e.g. 1009: a frame over max_size, or 4000: stale) the
             # venue may never answer; the code we sent is then the only true reason.
@@ -395,6 +578,8 @@ class Connection:
             reason = f"{type(exc).__name__}: {exc}"
             self._last_error = reason
         finally:
+            ws.flush()  # frames held back by the burst budget were received: deliver them
+            ws._sink = None
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
@@ -408,6 +593,22 @@ class Connection:
                 except Exception:
                     self._counts[9] += 1
                     logger.exception("%s: state hook failed", self.name)
+
+    def _receive(self, data: str | bytes, recv_ns: int, mono: float) -> None:
+        """One complete inbound message: count it, show it to the tap, hand it to the hooks."""
+        counts = self._counts
+        counts[6] += 1
+        counts[7] += len(data)
+        self._last_frame_ns = recv_ns
+        self._last_frame_mono = mono
+        if self.tap is not None:
+            self._tap_frame("in", recv_ns, data)
+        try:
+            self.hooks.on_frame(data, recv_ns)
+        except Exception:
+            # A consumer bug must not kill the stream; it is counted and logged.
+            counts[9] += 1
+            logger.exception("%s: frame handler failed", self.name)
 
     async def _keepalive(self, ws: ClientConnection) -> None:
         tick = min(self.heartbeat_interval, self.stale_after / 3)

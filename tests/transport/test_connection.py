@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -241,3 +242,117 @@ async def test_runtime_send_and_not_connected(peer: Peer) -> None:
             await conn.wait_connected()
         assert await conn.send('{"operation":"subscribe"}') is True
         await wait_until(lambda: '{"operation":"subscribe"}' in peer.received)
+
+
+async def test_fragmented_and_whole_frames_keep_their_order(peer: Peer) -> None:
+    """Whole frames take the direct path, fragmented ones websockets' queue; order is kept."""
+    hooks = Hooks()
+    conn = Connection("t", _url(peer), hooks)
+    async with running(conn):
+        await wait_until(lambda: len(peer.connections) == 1 and peer.received)
+        server = peer.connections[0]
+        await server.send("one")
+        await server.send(["fr", "ag", "ment"])  # a fragmented text message
+        await server.send(b"\x00bin")
+        await server.send("two")
+        await wait_until(lambda: len(hooks.frames) == 4)
+        assert hooks.frames == ["one", "fragment", b"\x00bin", "two"]
+        stats = conn.stats()
+        assert stats.frames_in == 4
+        assert stats.frames_queued >= 1  # at least the fragmented message went the queue way
+
+
+async def test_burst_over_budget_is_delivered_in_order_and_yields(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst larger than the per-iteration budget arrives complete and in order, and other
+    tasks on the loop run while it is being delivered."""
+    from polyresearch.transport import connection as connection_module
+
+    monkeypatch.setattr(connection_module, "BURST_FRAMES", 8)
+    fresh: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+    monkeypatch.setattr(connection_module, "_BUDGETS", fresh)
+    ticks = 0
+    seen_ticks: list[int] = []
+
+    class Counting(Hooks):
+        def on_frame(self, data: str | bytes, recv_ns: int) -> None:
+            seen_ticks.append(ticks)
+            super().on_frame(data, recv_ns)
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    hooks = Counting()
+    conn = Connection("t", _url(peer), hooks)
+    async with running(conn):
+        await wait_until(lambda: len(peer.connections) == 1 and peer.received)
+        server = peer.connections[0]
+        burst = [f"m{i}" for i in range(2_000)]
+        # One write: the frames reach the client in a few large reads, far over the budget.
+        server.transport.write(b"".join(_server_frame(m) for m in burst))
+        task = asyncio.create_task(ticker())
+        try:
+            await wait_until(lambda: len(hooks.frames) == len(burst))
+        finally:
+            task.cancel()
+        assert hooks.frames == burst
+        assert conn.stats().frames_deferred > 0
+        assert conn.stats().frames_in == len(burst)
+        # The ticker advanced between the first and the last frame of the burst.
+        assert seen_ticks[-1] > seen_ticks[0]
+
+
+async def test_budget_backlog_keeps_order_around_a_fragmented_message(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held-back frames, a fragmented message (websockets' queue) and later frames arrive in
+    wire order, whichever path each one takes."""
+    from websockets.frames import Frame, Opcode
+
+    from polyresearch.transport import connection as connection_module
+
+    monkeypatch.setattr(connection_module, "BURST_FRAMES", 4)
+    fresh: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+    monkeypatch.setattr(connection_module, "_BUDGETS", fresh)
+    hooks = Hooks()
+    conn = Connection("t", _url(peer), hooks)
+    async with running(conn):
+        await wait_until(lambda: len(peer.connections) == 1 and peer.received)
+        before = [f"a{i}" for i in range(30)]
+        after = [f"b{i}" for i in range(30)]
+        wire = b"".join(_server_frame(m) for m in before)
+        wire += Frame(Opcode.TEXT, b"frag", fin=False).serialize(mask=False, extensions=[])
+        wire += Frame(Opcode.CONT, b"ment", fin=True).serialize(mask=False, extensions=[])
+        wire += b"".join(_server_frame(m) for m in after)
+        peer.connections[0].transport.write(wire)
+        await wait_until(lambda: len(hooks.frames) == 61)
+        assert hooks.frames == [*before, "fragment", *after]
+        stats = conn.stats()
+        assert stats.frames_deferred > 0
+        assert stats.frames_queued >= 1
+
+
+async def test_invalid_utf8_text_closes_1007_and_reconnects(peer: Peer) -> None:
+    """A text frame that is not UTF-8 fails the connection (1007) as websockets does; the
+    supervisor reconnects and later frames arrive."""
+    hooks = Hooks()
+    conn = Connection("t", _url(peer), hooks)
+    async with running(conn):
+        await wait_until(lambda: len(peer.connections) == 1 and peer.received)
+        peer.connections[0].transport.write(_server_frame(b"\xff\xfe"))
+        await wait_until(lambda: conn.epoch == 2 and len(peer.connections) == 2)
+        assert any("1007" in detail for state, detail in hooks.states if state == "disconnected")
+        await peer.connections[1].send("after")
+        await wait_until(lambda: hooks.frames == ["after"])
+
+
+def _server_frame(payload: str | bytes) -> bytes:
+    """One unmasked server TEXT frame, written raw (bypassing the server's own checks)."""
+    from websockets.frames import Frame, Opcode
+
+    data = payload.encode() if isinstance(payload, str) else payload
+    return Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
