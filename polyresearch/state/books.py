@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Final
 import msgspec
 
 from polyresearch.config import positive_int
-from polyresearch.protocol.clob_hash import book_hash
+from polyresearch.protocol.clob_hash import book_hash_unchecked, hash_levels
 from polyresearch.protocol.events import (
     BookSnapshot,
     MarketResolved,
@@ -159,13 +159,20 @@ class BookSet:
             self.apply_snapshot(event)
         elif isinstance(event, Trade):
             if event.venue == "clob":
-                self.book(event.asset_id, market=event.market).last_trade_price = event.price
+                self.note_trade(event.asset_id, event.market, event.price)
         elif isinstance(event, TickSizeChange):
             self.book(event.asset_id, market=event.market).tick_size = event.new_tick_size
         elif isinstance(event, MarketResolved):
             for asset_id in {*event.asset_ids, *self._market_tokens.get(event.market, ())}:
                 self.book(asset_id, market=event.market).mark_terminal()
                 self._resyncs.discard(asset_id)
+
+    def note_trade(self, asset_id: str, market: str, price: str) -> None:
+        """A CLOB trade: its price becomes the asset's last trade price (part of the hash)."""
+        book = self._books.get(asset_id)
+        if book is None or book.market is None:
+            book = self.book(asset_id, market=market)
+        book.last_trade_price = price
 
     def invalidate_all(self) -> None:
         """A reconnect: every book is EMPTY until its fresh snapshot (terminal ones stay)."""
@@ -179,7 +186,10 @@ class BookSet:
         The caller resubscribes them; their books are invalidated here so that deltas arriving
         before the fresh snapshot are dropped and counted instead of applied to a bad book.
         """
-        assets, self._resyncs = self._resyncs, set()
+        assets = self._resyncs
+        if not assets:  # the usual case: called after every frame
+            return set()
+        self._resyncs = set()
         for asset_id in assets:
             self._books[asset_id].invalidate()
         self._hash_counts[4] += len(assets)
@@ -344,19 +354,24 @@ class BookSet:
         if not self.verify_hashes:
             return
         params = self._params.get(book.asset_id)
-        if params is None or book.market is None or book.tick_size is None:
+        market, tick_size = book.market, book.tick_size
+        if params is None or market is None or tick_size is None:
             self._hash_counts[2] += 1
             return
-        bids, asks = book.wire_levels("bid"), book.wire_levels("ask")
+        # The levels are the venue's own text already checked by the decoder: encode them
+        # without book_hash()'s argument checks (hash_levels), once for every candidate.
+        bids, asks = hash_levels(book.wire_levels("bid")), hash_levels(book.wire_levels("ask"))
+        # Candidates are built lazily: the asset's own last trade price matches nearly always,
+        # and the fallbacks cost a Decimal each (§6.4 practical policy).
         for candidate in self._ltp_candidates(book, price):
-            digest = book_hash(
-                market=book.market,
+            digest = book_hash_unchecked(
+                market=market,
                 asset_id=book.asset_id,
                 timestamp=timestamp,
                 bids=bids,
                 asks=asks,
                 min_order_size=params.min_order_size,
-                tick_size=book.tick_size,
+                tick_size=tick_size,
                 neg_risk=params.neg_risk,
                 last_trade_price=candidate,
             )
@@ -378,18 +393,23 @@ class BookSet:
             book.mark_suspect()
             self._resyncs.add(book.asset_id)
 
-    def _ltp_candidates(self, book: OrderBook, price: str | None) -> list[str | None]:
-        candidates: list[str | None] = [book.last_trade_price or ""]
+    def _ltp_candidates(self, book: OrderBook, price: str | None) -> Iterator[str | None]:
+        """Last trade prices to hash with, in order of likelihood, each once (lazily)."""
+        first = book.last_trade_price or ""
+        yield first
+        seen: set[str | None] = {first}
         sibling = self.sibling(book.asset_id)
+        candidates: list[str | None] = []
         if sibling is not None and sibling.last_trade_price:
             candidates.append(sibling.last_trade_price)
-        for text in (book.last_trade_price, price):
-            three = _three_decimals(text)
-            if three is not None:
-                candidates.append(three)
-        candidates.append(None)  # the pre-December-2025 summary without the key
-        seen: set[str | None] = set()
-        return [c for c in candidates if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
+        candidates.append(_three_decimals(book.last_trade_price))
+        candidates.append(_three_decimals(price))
+        for candidate in candidates:
+            if candidate is not None and candidate not in seen:
+                seen.add(candidate)
+                yield candidate
+        if None not in seen:
+            yield None  # the pre-December-2025 summary without the key
 
 
 def _three_decimals(text: str | None) -> str | None:

@@ -188,6 +188,8 @@ class MarketStore:
         self._tops: dict[str, tuple[tuple[str, str] | None, tuple[str, str] | None]] = {}
         # Bound once: the table objects of a Tables never change (clear() empties them).
         self._append_update = self.tables.book_updates.append_row
+        self._append_trade = self.tables.trades.append_row
+        self._append_quote = self.tables.quotes.append_row
         self._counts = [0, 0, 0, 0]  # events, rows, status rows, drops
         self._lags: deque[int] = deque(maxlen=LAG_WINDOW)
 
@@ -199,27 +201,21 @@ class MarketStore:
         ts = getattr(event, "ts_ns", None)
         if ts is not None:
             self._lags.append(recv_ns - ts)
-        if isinstance(event, PriceChange):
+        # The market-data kinds by exact class first (one comparison each), the rest by
+        # isinstance.
+        cls = event.__class__
+        if cls is PriceChange:
+            self._price_change(event, recv_ns)  # type: ignore[arg-type]
+        elif cls is Trade:
+            self._trade(event, recv_ns)  # type: ignore[arg-type]
+        elif cls is BookSnapshot:
+            self._snapshot(event, recv_ns)  # type: ignore[arg-type]
+        elif isinstance(event, PriceChange):
             self._price_change(event, recv_ns)
         elif isinstance(event, BookSnapshot):
             self._snapshot(event, recv_ns)
         elif isinstance(event, Trade):
-            self.books.apply(event)
-            self.tables.trades.append_row(
-                (
-                    event.ts_ns,
-                    recv_ns,
-                    event.venue,
-                    event.market,
-                    event.asset_id,
-                    _f(event.price),
-                    _f(event.size),
-                    event.side,
-                    event.kind,
-                    _f(event.fee_rate_bps),
-                )
-            )
-            self._counts[1] += 1
+            self._trade(event, recv_ns)
         elif isinstance(event, BestBidAsk):
             self._bbo(event, recv_ns)
         elif isinstance(event, TickSizeChange | MarketResolved):
@@ -323,6 +319,31 @@ class MarketStore:
 
     # Private methods.
 
+    def _trade(self, event: Trade, recv_ns: int) -> None:
+        if event.venue == "clob":  # the asset's last trade price is part of the CLOB hash
+            self.books.note_trade(event.asset_id, event.market, event.price)
+        fee = event.fee_rate_bps
+        try:
+            price, size = float(event.price), float(event.size)
+            fee_rate = float(fee) if fee else math.nan
+        except (ValueError, TypeError):
+            price, size, fee_rate = _f(event.price), _f(event.size), _f(fee)
+        self._append_trade(
+            (
+                event.ts_ns,
+                recv_ns,
+                event.venue,
+                event.market,
+                event.asset_id,
+                price,
+                size,
+                event.side,
+                event.kind,
+                fee_rate,
+            )
+        )
+        self._counts[1] += 1
+
     def _snapshot(self, event: BookSnapshot, recv_ns: int) -> None:
         changed = self.books.apply_snapshot(event)
         append = self._append_update
@@ -383,7 +404,7 @@ class MarketStore:
         best_bid, bid_size = _floats(bid[0], bid[1]) if bid is not None else _NAN_PAIR
         best_ask, ask_size = _floats(ask[0], ask[1]) if ask is not None else _NAN_PAIR
         both = bid is not None and ask is not None
-        self.tables.quotes.append_row(
+        self._append_quote(
             (
                 ts,
                 recv_ns,
