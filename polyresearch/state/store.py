@@ -364,59 +364,72 @@ class MarketStore:
                 append((ts, recv_ns, venue, market, asset, side, price, size, False))
             rows = len(changed)
         self._counts[1] += rows
-        book = self.books.book(asset)
-        if self._tops.get(asset) != book.top():
-            self._quote(book, market, ts, recv_ns, event.kind)
+        top = self.books.book(asset).top()
+        if self._tops.get(asset) != top:
+            self._tops[asset] = top
+            self._quote(top, asset, market, ts, recv_ns, event.kind)
 
     def _price_change(self, event: PriceChange, recv_ns: int) -> None:
         # The feed's hot path (most frames are price changes): one pass to apply the entries,
-        # one to write their rows, then a quote per touched book whose top changed.
+        # one to write their rows, then a quote per touched book whose top changed. float()
+        # is inlined (a helper call per value costs more than the conversion).
         touched = self.books.apply_price_change(event)
         append = self._append_update
         ts, market = event.ts_ns, event.market
         changes = event.changes
         for change in changes:
-            side = change.side
-            price, size = _floats(change.price, change.size)
-            append(
-                (
-                    ts,
-                    recv_ns,
-                    "clob",
-                    market,
-                    change.asset_id,
-                    _BOOK_SIDES.get(side) or _book_side(side),
-                    price,
-                    size,
-                    False,
-                )
-            )
+            side = _BOOK_SIDES.get(change.side) or _book_side(change.side)
+            try:
+                price, size = float(change.price), float(change.size)
+            except (ValueError, TypeError):
+                price, size = _f(change.price), _f(change.size)
+            append((ts, recv_ns, "clob", market, change.asset_id, side, price, size, False))
         self._counts[1] += len(changes)
         tops = self._tops
         for book in touched:
-            if tops.get(book.asset_id) != book.top():
-                self._quote(book, market, ts, recv_ns, "price_change")
+            top = book.top()
+            asset = book.asset_id
+            if tops.get(asset) != top:
+                tops[asset] = top
+                self._quote(top, asset, market, ts, recv_ns, "price_change")
 
-    def _quote(self, book: OrderBook, market: str, ts: int | None, recv_ns: int, kind: str) -> None:
-        """Write a quotes row for the book's current top (which differs from the last one)."""
-        top = self._tops[book.asset_id] = book.top()
+    def _quote(
+        self,
+        top: tuple[tuple[str, str] | None, tuple[str, str] | None],
+        asset: str,
+        market: str,
+        ts: int | None,
+        recv_ns: int,
+        kind: str,
+    ) -> None:
+        """Write a quotes row for a book's top ((price, size) of best bid and ask, or None)."""
         bid, ask = top
-        best_bid, bid_size = _floats(bid[0], bid[1]) if bid is not None else _NAN_PAIR
-        best_ask, ask_size = _floats(ask[0], ask[1]) if ask is not None else _NAN_PAIR
-        both = bid is not None and ask is not None
+        nan = math.nan
+        if bid is not None and ask is not None:
+            try:
+                best_bid, bid_size = float(bid[0]), float(bid[1])
+                best_ask, ask_size = float(ask[0]), float(ask[1])
+            except (ValueError, TypeError):
+                best_bid, bid_size = _f(bid[0]), _f(bid[1])
+                best_ask, ask_size = _f(ask[0]), _f(ask[1])
+            mid, spread = (best_bid + best_ask) / 2, best_ask - best_bid
+        else:
+            best_bid, bid_size = _floats(bid[0], bid[1]) if bid is not None else _NAN_PAIR
+            best_ask, ask_size = _floats(ask[0], ask[1]) if ask is not None else _NAN_PAIR
+            mid = spread = nan
         self._append_quote(
             (
                 ts,
                 recv_ns,
                 self.venue,
                 market,
-                book.asset_id,
+                asset,
                 best_bid,
                 best_ask,
                 bid_size,
                 ask_size,
-                (best_bid + best_ask) / 2 if both else math.nan,
-                best_ask - best_bid if both else math.nan,
+                mid,
+                spread,
                 kind,
             )
         )
