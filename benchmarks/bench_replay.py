@@ -7,7 +7,10 @@
    (hash checks 1 in 16, BBO checks) → rows in the rolling tables — against a stdlib-``json``
    implementation of the same work on the same recording in the same run: read the same
    Parquet, ``json.loads`` each frame, apply ``book``/``price_change`` to dict books, append
-   ``book_updates``/``quotes``/``trades`` rows (tuples) to lists. Alternating passes; medians.
+   ``book_updates``/``quotes``/``trades`` rows (tuples) to lists: the same rows as ours (a
+   ``book`` that replaces a known book writes only the levels it changed, a removed level as a
+   size-0 row, like the store does; ``--check-rows`` compares the row counts). Alternating
+   passes; medians.
    The baseline does less (no validation, no hash or BBO checks, no columnar tables), so the
    ratio is a floor on our lead.
 3. Recording overhead on live ingest (``--overhead``): time for a ClobFeed to ingest the same
@@ -70,6 +73,11 @@ async def ingest(messages: int, markets: int, directory: Path | None) -> float:
 
 def stdlib_replay(directory: Path) -> int:
     """The same work with the standard library: parse → dict books → row tuples in lists."""
+    return stdlib_replay_rows(directory)[0]
+
+
+def stdlib_replay_rows(directory: Path) -> tuple[int, dict[str, int]]:
+    """:func:`stdlib_replay`, also returning the rows it wrote per table."""
     frames: list[bytes] = []
     recv: list[int] = []
     for path in list_chunks(directory)[0]:
@@ -108,11 +116,25 @@ def stdlib_replay(directory: Path) -> int:
                 asset = msg["asset_id"]
                 bids = {lv["price"]: lv["size"] for lv in msg.get("bids", ())}
                 asks = {lv["price"]: lv["size"] for lv in msg.get("asks", ())}
+                old = books.get(asset)
                 books[asset] = (bids, asks)
-                for side, levels in (("bid", bids), ("ask", asks)):
+                for side, levels, before in (
+                    ("bid", bids, old[0] if old else None),
+                    ("ask", asks, old[1] if old else None),
+                ):
+                    if before is None:  # a first book: every level, flagged as a snapshot
+                        for price, size in levels.items():
+                            row = (ts, recv_ns, "clob", market, asset, side, float(price))
+                            book_updates.append((*row, float(size), True))
+                        continue
+                    # A book replacing a known one: only the changed levels (as ours writes).
                     for price, size in levels.items():
+                        if before.get(price) != size:
+                            row = (ts, recv_ns, "clob", market, asset, side, float(price))
+                            book_updates.append((*row, float(size), False))
+                    for price in before.keys() - levels.keys():
                         row = (ts, recv_ns, "clob", market, asset, side, float(price))
-                        book_updates.append((*row, float(size), True))
+                        book_updates.append((*row, 0.0, False))
                 top_changed(asset, market, ts, recv_ns, kind)
             elif kind == "price_change":
                 touched: list[str] = []
@@ -135,7 +157,7 @@ def stdlib_replay(directory: Path) -> int:
             elif kind == "last_trade_price":
                 price, size = float(msg["price"]), float(msg["size"])
                 trades.append((ts, recv_ns, "clob", market, msg["asset_id"], price, size))
-    return count
+    return count, {"book_updates": len(book_updates), "quotes": len(quotes), "trades": len(trades)}
 
 
 def read_frames(directory: Path) -> list[bytes]:
@@ -174,6 +196,9 @@ def main() -> None:
     parser.add_argument("--markets", type=int, default=50)
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--overhead", action="store_true", help="also measure recording cost")
+    parser.add_argument(
+        "--check-rows", action="store_true", help="check both write the same number of rows"
+    )
     parser.add_argument("--overhead-runs", type=int, default=3)
     args = parser.parse_args()
 
@@ -183,6 +208,13 @@ def main() -> None:
         frames = replay(directory).stats().frames_in
         size = sum(p.stat().st_size for p in list_chunks(directory)[0])
         print(f"recording: {frames} inbound frames, {size / 1e6:.1f} MB on disk (zstd Parquet)")
+        if args.check_rows:
+            tables = replay(directory, progress=False).stats().tables
+            theirs = stdlib_replay_rows(directory)[1]
+            mine = {name: tables[name].rows_appended for name in theirs}
+            print(f"rows written: polyresearch {mine}, stdlib json {theirs}")
+            if mine != theirs:
+                raise SystemExit("the two implementations wrote different rows")
         ours_times: list[float] = []
         json_times: list[float] = []
         for _ in range(args.passes):

@@ -643,9 +643,12 @@ _decode_ms = msgspec.json.Decoder(
 # The fast paths count frames above this unit and their characters below it, in one number
 # (no run receives 2**64 characters).
 _ONE_FRAME: Final = 1 << 64
-# Constant slices: frame[-3:-2] would build a slice object per frame.
-_TAIL: Final = slice(-3, -2)  # the char before '"}'
-_HEAD: Final = slice(0, 1)
+# The fast paths' look at a frame's third-last item (the char before '"}'), which is a str of
+# a str frame and an int of a bytes frame: e ends "price_change", k ends "book".
+_PC: Final = 1
+_BOOK: Final = 2
+_TAIL_KIND: Final[dict[str | int, int]] = {"e": _PC, ord("e"): _PC, "k": _BOOK, ord("k"): _BOOK}
+_OPEN: Final = frozenset({"{", ord("{")})
 _force_setattr = msgspec.structs.force_setattr
 _decode_event = msgspec.json.Decoder(_Wire).decode
 # A single tagged struct checks the tag when present and accepts it missing: the general path
@@ -1009,40 +1012,45 @@ class _ClobDecoder(FrameDecoder):
         Returns:
             The frame's events, with a ``Dropped`` in place of each part that could not be used.
         """
-        # Fast paths for a str frame holding one JSON object (nearly every frame of a stream).
-        # Inlined here on purpose: a helper call costs as much as what it would save
-        # (performance-notes.md Q1). They must produce exactly what the general path produces
-        # (tests compare them); anything unusual (bytes, arrays, control texts, drops, ...)
-        # takes the general path, which then does all the work and counting itself.
-        # A str of n chars is at most 4n UTF-8 bytes, so it cannot be oversized when 4n fits
-        # (_max_str_chars). Bytes and other buffers never compare equal to the str tails.
-        if (size := len(frame)) <= self._max_str_chars:
-            tail = frame[_TAIL]  # e of "price_change"}, k of "book"}; bytes never equal a str
-            if tail == "e":  # likely a price_change
-                try:
-                    event = _decode_fast_pc(frame)
-                    # Milliseconds, the usual unit; else (or null) timestamp_ns() decides.
-                    ms = _decode_ms(event.timestamp)  # type: ignore[arg-type]
-                except _FAST_ERRORS:
-                    pass  # not the current price_change schema: try the union
-                else:
-                    # A top-level hash is the legacy schema's; ts_ns is ours to set, whatever
-                    # the frame said.
-                    if event.hash is None:
-                        _force_setattr(event, "ts_ns", ms * 1_000_000)
-                        self._fast_pc += size + _ONE_FRAME
-                        return [event]
-            if frame[_HEAD] == "{":  # any other object: the union (or the book), then convert
-                try:
-                    # A live book ends with its tag, which the union would have to scan for.
-                    wire = (_decode_book if tail == "k" else _decode_event)(frame)
-                    other = _CONVERT[wire.__class__](wire)
-                except Exception:  # refused, unknown or odd: the general path sorts it out
-                    return FrameDecoder.receive(self, frame)
-                kind = other.kind
-                kinds = self._fast_kinds
-                kinds[kind] = kinds.get(kind, 0) + size + _ONE_FRAME
-                return [other]
+        # Fast paths for a frame holding one JSON object (nearly every frame of a stream), as
+        # str or as ASCII bytes (what a recording replays; msgspec reads bytes directly, and
+        # ASCII bytes are valid UTF-8, so no frame the general path would drop as not_utf8
+        # gets through here). Inlined here on purpose: a helper call costs as much as what it
+        # would save (performance-notes.md Q1). They must produce exactly what the general
+        # path produces (tests compare them); anything unusual (other buffers, arrays, control
+        # texts, drops, ...) takes the general path, which then does all the work and counting
+        # itself. A str of n chars is at most 4n UTF-8 bytes, so it cannot be oversized when
+        # 4n fits (_max_str_chars); bytes are held to the same bound.
+        if (size := len(frame)) <= self._max_str_chars and size > 2:
+            cls = frame.__class__
+            if cls is str or (cls is bytes and frame.isascii()):
+                # The char before '"}': e of "price_change"}, k of "book"} (an int in bytes).
+                tail = _TAIL_KIND.get(frame[-3])
+                if tail == _PC:  # likely a price_change
+                    try:
+                        event = _decode_fast_pc(frame)
+                        # Milliseconds, the usual unit; else (or null) timestamp_ns() decides.
+                        ms = _decode_ms(event.timestamp)  # type: ignore[arg-type]
+                    except _FAST_ERRORS:
+                        pass  # not the current price_change schema: try the union
+                    else:
+                        # A top-level hash is the legacy schema's; ts_ns is ours to set,
+                        # whatever the frame said.
+                        if event.hash is None:
+                            _force_setattr(event, "ts_ns", ms * 1_000_000)
+                            self._fast_pc += size + _ONE_FRAME
+                            return [event]
+                if frame[0] in _OPEN:  # any other object: the union (or the book), converted
+                    try:
+                        # A live book ends with its tag, which the union would have to scan for.
+                        wire = (_decode_book if tail == _BOOK else _decode_event)(frame)
+                        other = _CONVERT[wire.__class__](wire)
+                    except Exception:  # refused, unknown or odd: the general path sorts it out
+                        return FrameDecoder.receive(self, frame)
+                    kind = other.kind
+                    kinds = self._fast_kinds
+                    kinds[kind] = kinds.get(kind, 0) + size + _ONE_FRAME
+                    return [other]
         return FrameDecoder.receive(self, frame)
 
     def stats(self) -> DecoderStats:

@@ -46,7 +46,7 @@ import msgspec
 from polyresearch.errors import ConfigError
 from polyresearch.protocol.events import Level
 
-__all__ = ["book_hash", "book_hash_best_first"]
+__all__ = ["book_hash", "book_hash_best_first", "book_hash_unchecked", "hash_levels"]
 
 LevelLike = tuple[str, str] | Level
 
@@ -195,3 +195,54 @@ def book_hash_best_first(
         neg_risk=neg_risk,
         last_trade_price=last_trade_price,
     )
+
+
+def hash_levels(levels: Iterable[tuple[str, str]]) -> list[Level]:
+    """``(price, size)`` text pairs as the levels :func:`book_hash_unchecked` takes.
+
+    Example:
+        >>> hash_levels([("0.4", "5")])
+        [Level(price='0.4', size='5')]
+    """
+    return [Level(price, size) for price, size in levels]
+
+
+def book_hash_unchecked(
+    *,
+    market: str,
+    asset_id: str,
+    timestamp: str,
+    bids: list[Level],
+    asks: list[Level],
+    min_order_size: str,
+    tick_size: str,
+    neg_risk: bool,
+    last_trade_price: str | None,
+) -> str:
+    """:func:`book_hash` without its argument checks, for callers whose values are known good.
+
+    A book that verifies hashes calls this with levels it already holds as the venue's text
+    (:func:`hash_levels`), several times per check when the last trade price is uncertain;
+    the checks would cost more than the hash. Wrong types give a wrong hash or a msgspec
+    error, never a silently different recipe: prefer :func:`book_hash` elsewhere.
+
+    Example:
+        >>> book_hash_unchecked(market="0xm", asset_id="1", timestamp="1",
+        ...                     bids=hash_levels([("0.4", "5")]), asks=hash_levels([("0.6", "5")]),
+        ...                     min_order_size="5", tick_size="0.01", neg_risk=False,
+        ...                     last_trade_price="")
+        'fb229ec1d0d56e0e191e5340c250bb1f254bd797'
+    """
+    summary = _Summary(
+        market=market,
+        asset_id=asset_id,
+        timestamp=timestamp,
+        hash="",
+        bids=bids,
+        asks=asks,
+        min_order_size=min_order_size,
+        tick_size=tick_size,
+        neg_risk=neg_risk,
+        last_trade_price=msgspec.UNSET if last_trade_price is None else last_trade_price,
+    )
+    return hashlib.sha1(_encode(summary), usedforsecurity=False).hexdigest()

@@ -20,8 +20,9 @@ reported by :meth:`BookSet.take_resyncs` so the feed can
 unsubscribe and resubscribe the asset for a fresh snapshot.
 
 A SHA-1 over a 40-level book costs ~13 µs here, several times the rest of the per-message work,
-so deltas are hash-checked on one message in ``hash_every`` per asset (every snapshot and, after a
-miss, every message until a match are always checked). ``hash_every=1`` checks all of them.
+so deltas are hash-checked on one message in ``hash_every`` per asset (a snapshot that replaces a
+LIVE book counts as a delta; the first snapshot of a book and, after a miss, every message until a
+match are always checked). ``hash_every=1`` checks all of them.
 
 Example:
     >>> from polyresearch.protocol.events import BookSnapshot, Level
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Final
 import msgspec
 
 from polyresearch.config import positive_int
-from polyresearch.protocol.clob_hash import book_hash
+from polyresearch.protocol.clob_hash import book_hash_unchecked, hash_levels
 from polyresearch.protocol.events import (
     BookSnapshot,
     MarketResolved,
@@ -52,9 +53,13 @@ from polyresearch.protocol.events import (
 from polyresearch.state.orderbook import BookStatus, OrderBook
 
 if TYPE_CHECKING:
-    from polyresearch.protocol.events import Event, LevelChange
+    from polyresearch.protocol.events import BookSide, Event, LevelChange
 
 __all__ = ["BookSet", "BookSetStats", "MarketParams"]
+
+_LIVE: Final = BookStatus.LIVE
+_SUSPECT: Final = BookStatus.SUSPECT
+_TERMINAL: Final = BookStatus.TERMINAL
 
 DEFAULT_HASH_EVERY: Final = 16
 DEFAULT_SUSPECT_AFTER: Final = 3
@@ -149,18 +154,25 @@ class BookSet:
     def apply(self, event: Event) -> None:
         """Apply one normalized event; events that are not about books are ignored."""
         if isinstance(event, PriceChange):
-            self._apply_price_change(event)
+            self.apply_price_change(event)
         elif isinstance(event, BookSnapshot):
-            self._apply_snapshot(event)
+            self.apply_snapshot(event)
         elif isinstance(event, Trade):
             if event.venue == "clob":
-                self.book(event.asset_id, market=event.market).last_trade_price = event.price
+                self.note_trade(event.asset_id, event.market, event.price)
         elif isinstance(event, TickSizeChange):
             self.book(event.asset_id, market=event.market).tick_size = event.new_tick_size
         elif isinstance(event, MarketResolved):
             for asset_id in {*event.asset_ids, *self._market_tokens.get(event.market, ())}:
                 self.book(asset_id, market=event.market).mark_terminal()
                 self._resyncs.discard(asset_id)
+
+    def note_trade(self, asset_id: str, market: str, price: str) -> None:
+        """A CLOB trade: its price becomes the asset's last trade price (part of the hash)."""
+        book = self._books.get(asset_id)
+        if book is None or book.market is None:
+            book = self.book(asset_id, market=market)
+        book.last_trade_price = price
 
     def invalidate_all(self) -> None:
         """A reconnect: every book is EMPTY until its fresh snapshot (terminal ones stay)."""
@@ -174,7 +186,10 @@ class BookSet:
         The caller resubscribes them; their books are invalidated here so that deltas arriving
         before the fresh snapshot are dropped and counted instead of applied to a bad book.
         """
-        assets, self._resyncs = self._resyncs, set()
+        assets = self._resyncs
+        if not assets:  # the usual case: called after every frame
+            return set()
+        self._resyncs = set()
         for asset_id in assets:
             self._books[asset_id].invalidate()
         self._hash_counts[4] += len(assets)
@@ -259,67 +274,104 @@ class BookSet:
             self._siblings[tokens[0]] = tokens[1]
             self._siblings[tokens[1]] = tokens[0]
 
-    def _apply_snapshot(self, snapshot: BookSnapshot) -> None:
-        book = self.book(snapshot.asset_id, market=snapshot.market)
-        if book.status is BookStatus.TERMINAL:
-            book.apply_snapshot(snapshot)  # counted as ignored
-            return
-        book.apply_snapshot(snapshot)
-        self._resyncs.discard(snapshot.asset_id)
-        check = self._checks[snapshot.asset_id]
+    def apply_snapshot(self, snapshot: BookSnapshot) -> list[tuple[BookSide, str, str]] | None:
+        """Apply a full book; return the levels it changed (see :meth:`OrderBook.replace`).
+
+        The first snapshot of a book that was not LIVE (initial, after a resync or a
+        reconnect) always has its hash checked; a snapshot that replaces a LIVE book is a delta
+        like any other and is checked on the ``hash_every`` schedule.
+        """
+        asset = snapshot.asset_id
+        book = self._books.get(asset)
+        if book is None or book.market is None:
+            book = self.book(asset, market=snapshot.market)
+        status = book.status
+        changed = book.replace(snapshot)
+        if status is _TERMINAL:
+            return None  # ignored (and counted) by the book
+        self._resyncs.discard(asset)
+        check = self._checks[asset]
         check.misses = 0
         check.trusted = False
-        if snapshot.hash is not None and snapshot.timestamp is not None:
+        if snapshot.hash is not None and snapshot.timestamp is not None and self.verify_hashes:
+            if status is _LIVE:
+                check.since += 1
+                if check.since < self.hash_every:
+                    self._hash_counts[3] += 1
+                    return changed
+            check.since = 0
             # A book that carries no last_trade_price still hashes with the asset's one (§6.4).
             self._verify(book, snapshot.hash, snapshot.timestamp, None)
+        return changed
 
-    def _apply_price_change(self, message: PriceChange) -> None:
-        # Apply every entry in order; remember each asset's last entry for the hash check.
+    def apply_price_change(self, message: PriceChange) -> list[OrderBook]:
+        """Apply every entry of a ``price_change`` in order; return the books it touched.
+
+        Each entry is followed by its BBO cross-check; then the hash of each asset's last entry
+        is checked on the ``hash_every`` schedule. The books come back in first-touched order
+        (the store writes a quote for each whose top changed).
+        """
+        books = self._books
+        timestamp = message.timestamp
+        touched: list[OrderBook] = []
+        # Each asset's last applied entry, for the hash check.
         last: dict[str, LevelChange] = {}
         for change in message.changes:
-            book = self._books.get(change.asset_id)
+            asset = change.asset_id
+            book = books.get(asset)
             if book is None:
-                book = self.book(change.asset_id, market=message.market)
-            if book.apply_change(change, timestamp=message.timestamp):
-                last[change.asset_id] = change
-            elif book.status is BookStatus.SUSPECT:
-                self._resyncs.add(change.asset_id)
-                last.pop(change.asset_id, None)
-        if message.hash is not None and message.changes:
+                book = self.book(asset, market=message.market)
+            if book not in touched:
+                touched.append(book)
+            if book.apply_change(change, timestamp=timestamp):
+                last[asset] = change
+            elif book.status is _SUSPECT:
+                self._resyncs.add(asset)
+                last.pop(asset, None)
+        if not last or not self.verify_hashes or timestamp is None:
+            return touched
+        if message.hash is not None:
             # Legacy schema: one message-level hash for its single asset.
-            asset_id = message.changes[-1].asset_id
-            if asset_id in last:
-                last[asset_id] = msgspec.structs.replace(last[asset_id], hash=message.hash)
-        if not self.verify_hashes or message.timestamp is None:
-            return
-        for asset_id, change in last.items():
+            asset = message.changes[-1].asset_id
+            if asset in last:
+                last[asset] = msgspec.structs.replace(last[asset], hash=message.hash)
+        checks = self._checks
+        every = self.hash_every
+        for asset, change in last.items():
             if change.hash is None:
                 continue
-            check = self._checks[asset_id]
-            check.since += 1
-            if check.misses == 0 and check.since < self.hash_every:
+            check = checks[asset]
+            since = check.since + 1
+            if check.misses == 0 and since < every:
+                check.since = since
                 self._hash_counts[3] += 1
                 continue
             check.since = 0
-            self._verify(self._books[asset_id], change.hash, message.timestamp, change.price)
+            self._verify(books[asset], change.hash, timestamp, change.price)
+        return touched
 
     def _verify(self, book: OrderBook, expected: str, timestamp: str, price: str | None) -> None:
         if not self.verify_hashes:
             return
         params = self._params.get(book.asset_id)
-        if params is None or book.market is None or book.tick_size is None:
+        market, tick_size = book.market, book.tick_size
+        if params is None or market is None or tick_size is None:
             self._hash_counts[2] += 1
             return
-        bids, asks = book.wire_levels("bid"), book.wire_levels("ask")
+        # The levels are the venue's own text already checked by the decoder: encode them
+        # without book_hash()'s argument checks (hash_levels), once for every candidate.
+        bids, asks = hash_levels(book.wire_levels("bid")), hash_levels(book.wire_levels("ask"))
+        # Candidates are built lazily: the asset's own last trade price matches nearly always,
+        # and the fallbacks cost a Decimal each (§6.4 practical policy).
         for candidate in self._ltp_candidates(book, price):
-            digest = book_hash(
-                market=book.market,
+            digest = book_hash_unchecked(
+                market=market,
                 asset_id=book.asset_id,
                 timestamp=timestamp,
                 bids=bids,
                 asks=asks,
                 min_order_size=params.min_order_size,
-                tick_size=book.tick_size,
+                tick_size=tick_size,
                 neg_risk=params.neg_risk,
                 last_trade_price=candidate,
             )
@@ -341,18 +393,23 @@ class BookSet:
             book.mark_suspect()
             self._resyncs.add(book.asset_id)
 
-    def _ltp_candidates(self, book: OrderBook, price: str | None) -> list[str | None]:
-        candidates: list[str | None] = [book.last_trade_price or ""]
+    def _ltp_candidates(self, book: OrderBook, price: str | None) -> Iterator[str | None]:
+        """Last trade prices to hash with, in order of likelihood, each once (lazily)."""
+        first = book.last_trade_price or ""
+        yield first
+        seen: set[str | None] = {first}
         sibling = self.sibling(book.asset_id)
+        candidates: list[str | None] = []
         if sibling is not None and sibling.last_trade_price:
             candidates.append(sibling.last_trade_price)
-        for text in (book.last_trade_price, price):
-            three = _three_decimals(text)
-            if three is not None:
-                candidates.append(three)
-        candidates.append(None)  # the pre-December-2025 summary without the key
-        seen: set[str | None] = set()
-        return [c for c in candidates if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
+        candidates.append(_three_decimals(book.last_trade_price))
+        candidates.append(_three_decimals(price))
+        for candidate in candidates:
+            if candidate is not None and candidate not in seen:
+                seen.add(candidate)
+                yield candidate
+        if None not in seen:
+            yield None  # the pre-December-2025 summary without the key
 
 
 def _three_decimals(text: str | None) -> str | None:

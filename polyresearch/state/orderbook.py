@@ -36,10 +36,11 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
+from polyresearch.state.prices import KEYS as _KEYS
 from polyresearch.state.prices import PRICE_SCALE, price_key
 
 if TYPE_CHECKING:
-    from polyresearch.protocol.events import BookSide, BookSnapshot, LevelChange
+    from polyresearch.protocol.events import BookSide, BookSnapshot, Level, LevelChange
 
 __all__ = ["BookStats", "BookStatus", "OrderBook"]
 
@@ -118,17 +119,41 @@ class OrderBook:
 
         A snapshot after resolution is ignored (the book stays TERMINAL).
         """
-        if self.status is BookStatus.TERMINAL:
+        self.replace(snapshot)
+
+    def replace(self, snapshot: BookSnapshot) -> list[tuple[BookSide, str, str]] | None:
+        """Like :meth:`apply_snapshot`, and say which levels changed.
+
+        Returns:
+            When the book was LIVE: the levels the snapshot changed, as ``(side, price,
+            size)`` with the venue's text (``size`` ``"0"`` for a level that went away), bids
+            then asks. ``None`` when the book was not LIVE (EMPTY, SUSPECT or TERMINAL): there
+            was no trusted book to compare with, so every level of the snapshot is new.
+
+        Example:
+            >>> from polyresearch.protocol.events import BookSnapshot, Level
+            >>> book = OrderBook("tok")
+            >>> def snap(*bids):
+            ...     return BookSnapshot(kind="book", venue="clob", market="0xm", asset_id="tok",
+            ...                         bids=tuple(Level(p, s) for p, s in bids))
+            >>> book.replace(snap(("0.48", "10"), ("0.47", "5"))) is None
+            True
+            >>> book.replace(snap(("0.48", "12"), ("0.46", "1")))
+            [('bid', '0.48', '12'), ('bid', '0.46', '1'), ('bid', '0.47', '0')]
+        """
+        status = self.status
+        if status is _TERMINAL:
             self._counts[3] += 1
-            return
-        self._bids = {price_key(level.price): (level.price, level.size) for level in snapshot.bids}
-        self._asks = {price_key(level.price): (level.price, level.size) for level in snapshot.asks}
-        # A venue may list a zero-size level; it is not a level.
-        for side in (self._bids, self._asks):
-            for key in [k for k, (_, size) in side.items() if _is_zero(size)]:
-                del side[key]
-        self._bid_best = max(self._bids) if self._bids else None
-        self._ask_best = min(self._asks) if self._asks else None
+            return None
+        bids = _side(snapshot.bids)
+        asks = _side(snapshot.asks)
+        changed: list[tuple[BookSide, str, str]] | None = None
+        if status is _LIVE:
+            changed = _diff("bid", self._bids, bids) + _diff("ask", self._asks, asks)
+        self._bids = bids
+        self._asks = asks
+        self._bid_best = max(bids) if bids else None
+        self._ask_best = min(asks) if asks else None
         if snapshot.market:
             self.market = snapshot.market
         if snapshot.tick_size is not None:
@@ -136,8 +161,9 @@ class OrderBook:
         if snapshot.last_trade_price is not None:
             self.last_trade_price = snapshot.last_trade_price
         self.timestamp = snapshot.timestamp
-        self.status = BookStatus.LIVE
+        self.status = _LIVE
         self._counts[0] += 1
+        return changed
 
     def apply_change(self, change: LevelChange, *, timestamp: str | None = None) -> bool:
         """Apply one level change and cross-check the venue's best bid/ask after it.
@@ -147,20 +173,64 @@ class OrderBook:
             ``best_bid``/``best_ask``) passed; ``False`` if it was dropped (EMPTY), ignored
             (TERMINAL) or the cross-check failed (the book is then SUSPECT).
         """
-        if self.status is BookStatus.EMPTY:
-            self._counts[2] += 1
+        # The hot path of a feed (one call per price_change entry): set_level() and
+        # check_bbo() are inlined, and prices are looked up in the price_key memo first.
+        status = self.status
+        counts = self._counts
+        if status is not _LIVE and status is not _SUSPECT:
+            counts[2 if status is _EMPTY else 3] += 1
             return False
-        if self.status is BookStatus.TERMINAL:
-            self._counts[3] += 1
-            return False
+        price = change.price
+        size = change.size
+        key = _KEYS.get(price)
+        if key is None:
+            key = price_key(price)
         # The change names its side as the wire does: BUY is a bid level, SELL an ask level.
-        self.set_level("bid" if change.side == "BUY" else "ask", change.price, change.size)
-        self._counts[1] += 1
+        if change.side == "BUY":
+            book = self._bids
+            if size == "0" or (size[:1] in "0." and _is_zero(size)):
+                if book.pop(key, None) is not None and key == self._bid_best:
+                    self._bid_best = max(book) if book else None
+            else:
+                book[key] = (price, size)
+                best = self._bid_best
+                if best is None or key > best:
+                    self._bid_best = key
+        else:
+            book = self._asks
+            if size == "0" or (size[:1] in "0." and _is_zero(size)):
+                if book.pop(key, None) is not None and key == self._ask_best:
+                    self._ask_best = min(book) if book else None
+            else:
+                book[key] = (price, size)
+                best = self._ask_best
+                if best is None or key < best:
+                    self._ask_best = key
+        counts[1] += 1
         if timestamp is not None:
             self.timestamp = timestamp
-        if change.best_bid is None and change.best_ask is None:
+        best_bid = change.best_bid
+        best_ask = change.best_ask
+        if best_bid is None and best_ask is None:
             return True
-        return self.check_bbo(change.best_bid, change.best_ask)
+        counts[4] += 1
+        if best_bid is not None:
+            key = _KEYS.get(best_bid)
+            if key is None:
+                key = price_key(best_bid)
+            if key != (_EMPTY_BID if self._bid_best is None else self._bid_best):
+                counts[5] += 1
+                self.status = _SUSPECT
+                return False
+        if best_ask is not None:
+            key = _KEYS.get(best_ask)
+            if key is None:
+                key = price_key(best_ask)
+            if key != (_EMPTY_ASK if self._ask_best is None else self._ask_best):
+                counts[5] += 1
+                self.status = _SUSPECT
+                return False
+        return True
 
     def set_level(self, side: BookSide, price: str, size: str) -> None:
         """Set the absolute size at ``price`` (``"0"`` removes the level; absent is fine)."""
@@ -225,6 +295,14 @@ class OrderBook:
         """The best ask as (price, size) text, or ``None`` if there are no asks."""
         return None if self._ask_best is None else self._asks[self._ask_best]
 
+    def top(self) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
+        """``(best_bid(), best_ask())`` in one call: what a quotes row is made of."""
+        bid, ask = self._bid_best, self._ask_best
+        return (
+            None if bid is None else self._bids[bid],
+            None if ask is None else self._asks[ask],
+        )
+
     def levels(self, side: BookSide, depth: int | None = None) -> list[tuple[str, str]]:
         """Levels of one side best-first (bids descending, asks ascending), as (price, size)."""
         book = self._bids if side == "bid" else self._asks
@@ -261,6 +339,36 @@ class OrderBook:
             f"bid={bid[0] if bid else None}, ask={ask[0] if ask else None}, "
             f"levels={len(self._bids)}/{len(self._asks)})"
         )
+
+
+_EMPTY: Final = BookStatus.EMPTY
+_LIVE: Final = BookStatus.LIVE
+_SUSPECT: Final = BookStatus.SUSPECT
+_TERMINAL: Final = BookStatus.TERMINAL
+
+
+def _side(levels: tuple[Level, ...]) -> _Side:
+    """One side of a snapshot as a book side, zero-size levels left out (they are no level)."""
+    side: _Side = {}
+    get = _KEYS.get
+    for level in levels:
+        price = level.price
+        size = level.size
+        if size == "0" or (size[:1] in "0." and _is_zero(size)):
+            continue
+        key = get(price)
+        side[price_key(price) if key is None else key] = (price, size)
+    return side
+
+
+def _diff(name: BookSide, old: _Side, new: _Side) -> list[tuple[BookSide, str, str]]:
+    """Levels of ``new`` that differ from ``old`` (price or size text), then removed ones."""
+    out = [
+        (name, price, size) for key, (price, size) in new.items() if old.get(key) != (price, size)
+    ]
+    if len(old) + len(out) > len(new):  # some old level is not in the new side
+        out += [(name, level[0], "0") for key, level in old.items() if key not in new]
+    return out
 
 
 def _is_zero(size: str) -> bool:

@@ -25,13 +25,34 @@ __all__ = ["PRICE_DECIMALS", "PRICE_SCALE", "format_key", "price_key"]
 PRICE_DECIMALS: Final = 8
 PRICE_SCALE: Final = 10**PRICE_DECIMALS
 
+#: Most price texts remembered by :func:`price_key`. Prices live on a tick grid, so a stream
+#: uses a few hundred distinct texts; the bound only matters for hostile input.
+MAX_CACHED_KEYS: Final = 1 << 16
+
+# text -> key of every price seen (bounded: emptied when full). The order-book hot path reads
+# it directly (``KEYS.get(text)``) and calls price_key() only on a miss: the parse costs ~1 µs
+# of Python per call, a dict hit ~30 ns, and a book update parses 1-3 prices.
+KEYS: Final[dict[str, int]] = {}
+
 
 def price_key(text: str) -> int:
     """Return ``text`` (a non-negative decimal string) in units of 10⁻⁸ as an exact int.
 
+    Results are memoised (at most :data:`MAX_CACHED_KEYS` texts).
+
     Raises:
         StateError: if the text is not a plain decimal or has more than 8 decimals.
     """
+    key = KEYS.get(text)
+    if key is None:
+        key = _parse(text)
+        if len(KEYS) >= MAX_CACHED_KEYS:
+            KEYS.clear()
+        KEYS[text] = key
+    return key
+
+
+def _parse(text: str) -> int:
     whole, dot, frac = text.partition(".")
     if (whole.isdigit() or (not whole and dot)) and (not frac or frac.isdigit()):
         if len(frac) > PRICE_DECIMALS:

@@ -198,9 +198,11 @@ BOOK_UPDATES: Final = Schema(
         Column(
             "is_snapshot",
             "bool",
-            doc="True for the levels of a full book (BookSnapshot) that replaces the asset's "
-            "book: a run of snapshot rows for an asset resets it (tardis isSnapshot); False for "
-            "incremental changes (PriceChange).",
+            doc="True for the levels of a full book (BookSnapshot) that starts the asset's "
+            "book (first book, or after a reconnect, resync or SUSPECT book): a run of snapshot "
+            "rows for an asset resets it (tardis isSnapshot). False for incremental changes "
+            "(PriceChange) and for a full book that replaces a LIVE book, which writes only "
+            "the levels it changed (a removed level as size 0).",
         ),
     ),
     doc="Level changes, tardis book_change style: absolute sizes, 0 removes, snapshots flagged. "

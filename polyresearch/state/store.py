@@ -85,6 +85,21 @@ def _f(text: str | None) -> float:
         return math.nan
 
 
+_NAN_PAIR: Final = (math.nan, math.nan)
+
+
+def _floats(price: str, size: str) -> tuple[float, float]:
+    """A level's price and size as floats (``float()`` inline; bad text → NaN as in _f)."""
+    try:
+        return float(price), float(size)
+    except (ValueError, TypeError):
+        return _f(price), _f(size)
+
+
+#: The wire's price_change sides, as book_updates writes them.
+_BOOK_SIDES: Final = {"BUY": "bid", "SELL": "ask"}
+
+
 def _book_side(side: str) -> str:
     # Normalized level changes say "bid"/"ask"; accept the wire's BUY/SELL too.
     return "bid" if side in ("bid", "BUY", "buy") else "ask"
@@ -169,8 +184,12 @@ class MarketStore:
         self.tables = tables if tables is not None else make_tables()
         self.books = books if books is not None else BookSet()
         self.account = AccountState()
-        # asset -> (best bid, best ask, bid size, ask size) last written to `quotes`
-        self._tops: dict[str, tuple[str | None, str | None, str | None, str | None]] = {}
+        # asset -> the book's top ((price, size) of best bid and ask) last written to `quotes`
+        self._tops: dict[str, tuple[tuple[str, str] | None, tuple[str, str] | None]] = {}
+        # Bound once: the table objects of a Tables never change (clear() empties them).
+        self._append_update = self.tables.book_updates.append_row
+        self._append_trade = self.tables.trades.append_row
+        self._append_quote = self.tables.quotes.append_row
         self._counts = [0, 0, 0, 0]  # events, rows, status rows, drops
         self._lags: deque[int] = deque(maxlen=LAG_WINDOW)
 
@@ -182,27 +201,21 @@ class MarketStore:
         ts = getattr(event, "ts_ns", None)
         if ts is not None:
             self._lags.append(recv_ns - ts)
-        if isinstance(event, PriceChange):
+        # The market-data kinds by exact class first (one comparison each), the rest by
+        # isinstance.
+        cls = event.__class__
+        if cls is PriceChange:
+            self._price_change(event, recv_ns)  # type: ignore[arg-type]
+        elif cls is Trade:
+            self._trade(event, recv_ns)  # type: ignore[arg-type]
+        elif cls is BookSnapshot:
+            self._snapshot(event, recv_ns)  # type: ignore[arg-type]
+        elif isinstance(event, PriceChange):
             self._price_change(event, recv_ns)
         elif isinstance(event, BookSnapshot):
             self._snapshot(event, recv_ns)
         elif isinstance(event, Trade):
-            self.books.apply(event)
-            self.tables.trades.append_row(
-                (
-                    event.ts_ns,
-                    recv_ns,
-                    event.venue,
-                    event.market,
-                    event.asset_id,
-                    _f(event.price),
-                    _f(event.size),
-                    event.side,
-                    event.kind,
-                    _f(event.fee_rate_bps),
-                )
-            )
-            self._counts[1] += 1
+            self._trade(event, recv_ns)
         elif isinstance(event, BestBidAsk):
             self._bbo(event, recv_ns)
         elif isinstance(event, TickSizeChange | MarketResolved):
@@ -306,63 +319,105 @@ class MarketStore:
 
     # Private methods.
 
+    def _trade(self, event: Trade, recv_ns: int) -> None:
+        if event.venue == "clob":  # the asset's last trade price is part of the CLOB hash
+            self.books.note_trade(event.asset_id, event.market, event.price)
+        fee = event.fee_rate_bps
+        try:
+            price, size = float(event.price), float(event.size)
+            fee_rate = float(fee) if fee else math.nan
+        except (ValueError, TypeError):
+            price, size, fee_rate = _f(event.price), _f(event.size), _f(fee)
+        self._append_trade(
+            (
+                event.ts_ns,
+                recv_ns,
+                event.venue,
+                event.market,
+                event.asset_id,
+                price,
+                size,
+                event.side,
+                event.kind,
+                fee_rate,
+            )
+        )
+        self._counts[1] += 1
+
     def _snapshot(self, event: BookSnapshot, recv_ns: int) -> None:
-        self.books.apply(event)
-        append = self.tables.book_updates.append_row
+        changed = self.books.apply_snapshot(event)
+        append = self._append_update
         ts, venue, market, asset = event.ts_ns, event.venue, event.market, event.asset_id
-        for level in event.bids:
-            append(
-                (ts, recv_ns, venue, market, asset, "bid", _f(level.price), _f(level.size), True)
-            )
-        for level in event.asks:
-            append(
-                (ts, recv_ns, venue, market, asset, "ask", _f(level.price), _f(level.size), True)
-            )
-        self._counts[1] += len(event.bids) + len(event.asks)
-        self._top_changed(asset, market, ts, recv_ns, event.kind)
+        if changed is None:
+            # No trusted book before (or a TERMINAL one): every level, flagged as a snapshot.
+            rows = 0
+            for side, levels in (("bid", event.bids), ("ask", event.asks)):
+                for level in levels:
+                    price, size = _floats(level.price, level.size)
+                    append((ts, recv_ns, venue, market, asset, side, price, size, True))
+                rows += len(levels)
+        else:
+            # The snapshot replaced a LIVE book: only the levels it changed are new
+            # information (a removed level is a size-0 row), as if they came as changes.
+            for side, price_text, size_text in changed:
+                price, size = _floats(price_text, size_text)
+                append((ts, recv_ns, venue, market, asset, side, price, size, False))
+            rows = len(changed)
+        self._counts[1] += rows
+        top = self.books.book(asset).top()
+        if self._tops.get(asset) != top:
+            self._tops[asset] = top
+            self._quote(top, asset, market, ts, recv_ns, event.kind)
 
     def _price_change(self, event: PriceChange, recv_ns: int) -> None:
-        self.books.apply(event)
-        append = self.tables.book_updates.append_row
+        # The feed's hot path (most frames are price changes): one pass to apply the entries,
+        # one to write their rows, then a quote per touched book whose top changed. float()
+        # is inlined (a helper call per value costs more than the conversion).
+        touched = self.books.apply_price_change(event)
+        append = self._append_update
         ts, market = event.ts_ns, event.market
-        touched: list[str] = []
-        for change in event.changes:
-            append(
-                (
-                    ts,
-                    recv_ns,
-                    "clob",
-                    market,
-                    change.asset_id,
-                    _book_side(change.side),
-                    _f(change.price),
-                    _f(change.size),
-                    False,
-                )
-            )
-            if change.asset_id not in touched:
-                touched.append(change.asset_id)
-        self._counts[1] += len(event.changes)
-        for asset in touched:
-            self._top_changed(asset, market, ts, recv_ns, "price_change")
+        changes = event.changes
+        for change in changes:
+            side = _BOOK_SIDES.get(change.side) or _book_side(change.side)
+            try:
+                price, size = float(change.price), float(change.size)
+            except (ValueError, TypeError):
+                price, size = _f(change.price), _f(change.size)
+            append((ts, recv_ns, "clob", market, change.asset_id, side, price, size, False))
+        self._counts[1] += len(changes)
+        tops = self._tops
+        for book in touched:
+            top = book.top()
+            asset = book.asset_id
+            if tops.get(asset) != top:
+                tops[asset] = top
+                self._quote(top, asset, market, ts, recv_ns, "price_change")
 
-    def _top_changed(
-        self, asset: str, market: str, ts: int | None, recv_ns: int, kind: str
+    def _quote(
+        self,
+        top: tuple[tuple[str, str] | None, tuple[str, str] | None],
+        asset: str,
+        market: str,
+        ts: int | None,
+        recv_ns: int,
+        kind: str,
     ) -> None:
-        book = self.books.book(asset)
-        bid, ask = book.best_bid(), book.best_ask()
-        top = (
-            bid[0] if bid else None,
-            ask[0] if ask else None,
-            bid[1] if bid else None,
-            ask[1] if ask else None,
-        )
-        if self._tops.get(asset) == top:
-            return
-        self._tops[asset] = top
-        best_bid, best_ask = _f(top[0]), _f(top[1])
-        both = bid is not None and ask is not None
-        self.tables.quotes.append_row(
+        """Write a quotes row for a book's top ((price, size) of best bid and ask, or None)."""
+        bid, ask = top
+        nan = math.nan
+        if bid is not None and ask is not None:
+            try:
+                best_bid, bid_size = float(bid[0]), float(bid[1])
+                best_ask, ask_size = float(ask[0]), float(ask[1])
+            except (ValueError, TypeError):
+                best_bid, bid_size = _f(bid[0]), _f(bid[1])
+                best_ask, ask_size = _f(ask[0]), _f(ask[1])
+            mid, spread = (best_bid + best_ask) / 2, best_ask - best_bid
+        else:
+            best_bid, bid_size = _floats(bid[0], bid[1]) if bid is not None else _NAN_PAIR
+            best_ask, ask_size = _floats(ask[0], ask[1]) if ask is not None else _NAN_PAIR
+            mid = spread = nan
+        self._append_quote(
             (
                 ts,
                 recv_ns,
@@ -371,10 +426,10 @@ class MarketStore:
                 asset,
                 best_bid,
                 best_ask,
-                _f(top[2]),
-                _f(top[3]),
-                (best_bid + best_ask) / 2 if both else math.nan,
-                best_ask - best_bid if both else math.nan,
+                bid_size,
+                ask_size,
+                mid,
+                spread,
                 kind,
             )
         )

@@ -813,7 +813,7 @@ def test_stats_add_up_across_fast_and_general_paths() -> None:
     decoder = ClobMarketDecoder()
     frames: list[str | bytes] = [
         doc_frame("server_price_change"),  # fast path
-        doc_frame("server_price_change").encode(),  # bytes: general path
+        doc_frame("server_price_change").encode(),  # bytes: fast path too
         doc_frame("server_price_change_legacy"),
         doc_frame("server_last_trade_price"),
         f"[{book_frame()},{book_frame(asset_id=NO)}]",
@@ -926,9 +926,35 @@ FAST_PATH_VARIANTS = {
 }
 
 
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["str", "bytes"])
 @pytest.mark.parametrize("frame", FAST_PATH_VARIANTS.values(), ids=FAST_PATH_VARIANTS.keys())
-def test_fast_path_matches_general_path(frame: str) -> None:
-    """receive()'s inlined price_change path gives exactly what the general decoder gives."""
+def test_fast_path_matches_general_path(frame: str, as_bytes: bool) -> None:
+    """receive()'s inlined fast paths give exactly what the general decoder gives.
+
+    Both as str (live frames) and as UTF-8 bytes (what a recording replays).
+    """
+    data: str | bytes = frame.encode() if as_bytes else frame
+    fast, general = ClobMarketDecoder(), ClobMarketDecoder()
+    assert fast.receive(data) == FrameDecoder.receive(general, data)
+    assert fast.stats() == general.stats()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        # Non-UTF-8 bytes in a key the decoder ignores: msgspec skips such a value unread,
+        # so only the ASCII check keeps the fast path from accepting the frame.
+        doc_frame("server_price_change").encode().replace(b'{"market"', b'{"x":"\xff","market"'),
+        doc_frame("server_last_trade_price").encode().replace(b'"0xeeefffggghhh"', b'"\xc3\x28"'),
+        # Valid UTF-8 but not ASCII: the general path decodes it (same events, same stats).
+        doc_frame("server_price_change")
+        .encode()
+        .replace(b'{"market"', b'{"x":"\xc3\xa9","market"'),
+    ],
+    ids=["invalid utf-8 in an ignored key", "invalid utf-8 in a field", "non-ascii utf-8"],
+)
+def test_bytes_fast_path_leaves_non_ascii_to_the_general_path(frame: bytes) -> None:
+    """Non-ASCII bytes frames decode (or drop as not_utf8) exactly as on the general path."""
     fast, general = ClobMarketDecoder(), ClobMarketDecoder()
     assert fast.receive(frame) == FrameDecoder.receive(general, frame)
     assert fast.stats() == general.stats()

@@ -7,10 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from polyresearch.errors import ConfigError
 from polyresearch.protocol.clob import ClobMarketDecoder
-from polyresearch.protocol.clob_hash import book_hash, book_hash_best_first
+from polyresearch.protocol.clob_hash import (
+    book_hash,
+    book_hash_best_first,
+    book_hash_unchecked,
+    hash_levels,
+)
 from polyresearch.protocol.events import BookSnapshot, Level, PriceChange
 
 DATA = Path(__file__).parent.parent / "data" / "clob"
@@ -236,3 +243,26 @@ def test_non_text_inputs_are_refused(bad: dict[str, object]) -> None:
     }
     with pytest.raises(ConfigError):
         book_hash(**{**kwargs, **bad})  # type: ignore[arg-type]
+
+
+@given(
+    bids=st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)), max_size=5),
+    asks=st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)), max_size=5),
+    ltp=st.one_of(st.none(), st.text(max_size=6)),
+    neg_risk=st.booleans(),
+)
+def test_unchecked_hash_equals_checked_hash(
+    bids: list[tuple[str, str]], asks: list[tuple[str, str]], ltp: str | None, neg_risk: bool
+) -> None:
+    """The books' fast variant (no argument checks) hashes exactly what book_hash hashes."""
+    common = {
+        "market": "0xm",
+        "asset_id": "1",
+        "timestamp": "1757908892351",
+        "min_order_size": "5",
+        "tick_size": "0.01",
+        "neg_risk": neg_risk,
+        "last_trade_price": ltp,
+    }
+    fast = book_hash_unchecked(bids=hash_levels(bids), asks=hash_levels(asks), **common)
+    assert fast == book_hash(bids=bids, asks=asks, **common)  # type: ignore[arg-type]

@@ -129,6 +129,43 @@ def test_hash_sampling_counts_skipped_checks() -> None:
     assert stats.hashes_verified == 2
 
 
+def test_books_replacing_live_books_are_hash_checked_on_the_schedule() -> None:
+    """A book's first snapshot is always checked; later ones count as deltas (hash_every)."""
+    from polyresearch.protocol.clob_hash import book_hash_best_first
+
+    books = BookSet(params={YES: PARAMS, NO: PARAMS}, hash_every=3)
+    bids = (Level("0.5", "200"),)
+    for i in range(7):
+        digest = book_hash_best_first(
+            market=MARKET,
+            asset_id=YES,
+            timestamp=str(i),
+            bids=bids,
+            asks=(),
+            min_order_size=PARAMS.min_order_size,
+            tick_size="0.001",
+            neg_risk=False,
+            last_trade_price="",
+        )
+        snapshot = BookSnapshot(
+            kind="book",
+            venue="clob",
+            market=MARKET,
+            asset_id=YES,
+            bids=bids,
+            tick_size="0.001",
+            timestamp=str(i),
+            hash=digest,
+        )
+        books.apply(snapshot)
+    stats = books.stats()
+    # Checked: the first, then one in three of the six that replaced a LIVE book.
+    assert (stats.hashes_verified, stats.hashes_skipped, stats.hashes_unverified) == (3, 4, 0)
+    books.invalidate_all()  # a reconnect: the next book is a first book again
+    books.apply(snapshot)
+    assert books.stats().hashes_verified == 4
+
+
 def test_ltp_fallback_to_sibling_and_trade_price() -> None:
     """A hash computed with a last trade price we have not seen yet is found and adopted."""
     books = BookSet(params={YES: PARAMS, NO: PARAMS}, hash_every=1)
