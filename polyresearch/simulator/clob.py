@@ -132,9 +132,20 @@ def book_hash(
     ).hexdigest()
 
 
+_LTP_TEXT: dict[Decimal, str] = {}
+
+
 def _ltp(price: Decimal | None) -> str:
     # Books carry the last trade price with three decimals ("0.500"); "" before any trade.
-    return "" if price is None else f"{price:.3f}"
+    # Cached like _price_text: four renders per trade, from a small set of prices.
+    if price is None:
+        return ""
+    text = _LTP_TEXT.get(price)
+    if text is None:
+        if len(_LTP_TEXT) >= _PRICE_TEXT_MAX:
+            _LTP_TEXT.clear()
+        text = _LTP_TEXT[price] = f"{price:.3f}"
+    return text
 
 
 def _side_word(side: str) -> str:
@@ -170,7 +181,7 @@ class _Side:
     instead of a sort and a render of every level.
     """
 
-    __slots__ = ("joined", "keys", "prices", "sizes", "texts")
+    __slots__ = ("joined", "keys", "live_joined", "prices", "sizes", "texts")
 
     def __init__(self) -> None:
         self.keys: list[Decimal] = []
@@ -179,6 +190,7 @@ class _Side:
         #: ``{"price":"p","size":"s"}`` per level: the compact text of the hash and dumps.
         self.texts: list[str] = []
         self.joined: str | None = ""
+        self.live_joined: str | None = ""
 
     def set(self, key: Decimal, price: str, size: str | None) -> None:
         """Set the level at ``key`` to ``size`` (None removes it)."""
@@ -188,7 +200,7 @@ class _Side:
         if size is None:
             if present:
                 del keys[i], self.prices[i], self.sizes[i], self.texts[i]
-                self.joined = None
+                self.joined = self.live_joined = None
             return
         text = f'{{"price":"{price}","size":"{size}"}}'
         if present:
@@ -199,7 +211,7 @@ class _Side:
             self.prices.insert(i, price)
             self.sizes.insert(i, size)
             self.texts.insert(i, text)
-        self.joined = None
+        self.joined = self.live_joined = None
 
     def compact(self) -> str:
         """The levels as compact JSON objects joined by ``,`` (no brackets)."""
@@ -210,9 +222,13 @@ class _Side:
 
     def live(self) -> str:
         """The levels in the live style (``", "`` separators), for mid-stream books."""
-        return ", ".join(
-            f'{{"price":"{p}", "size":"{s}"}}' for p, s in zip(self.prices, self.sizes, strict=True)
-        )
+        joined = self.live_joined
+        if joined is None:
+            joined = self.live_joined = ", ".join(
+                f'{{"price":"{p}", "size":"{s}"}}'
+                for p, s in zip(self.prices, self.sizes, strict=True)
+            )
+        return joined
 
     def pairs(self) -> list[tuple[str, str]]:
         return list(zip(self.prices, self.sizes, strict=True))
