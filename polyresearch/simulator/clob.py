@@ -744,7 +744,9 @@ class ClobFrontEnd:
         if scope == "market":
             market = self._model.by_condition[frame.key]
             yes, no = market.token_ids
-            conns = self._token_subs.get(yes, set()) | self._token_subs.get(no, set())
+            on_yes, on_no = self._token_subs.get(yes), self._token_subs.get(no)
+            # A union only when both tokens have subscribers: most frames go to one set.
+            conns = (on_yes | on_no) if on_yes and on_no else (on_yes or on_no or ())
             return [(c.link, frame.delta) for c in conns]
         if scope == "token":
             return [(c.link, False) for c in self._token_subs.get(frame.key, ())]
