@@ -103,6 +103,9 @@ _CENT: Final = Decimal("0.01")
 #: Bounds of a market's fair value (module constants: _drift runs on most steps).
 _FAIR_MIN: Final = Decimal("0.005")
 _FAIR_MAX: Final = Decimal("0.995")
+#: Fair-value moves already converted to Decimal (rounded to 4 places: a few hundred values).
+_DRIFT_STEPS: dict[float, Decimal] = {}
+_DRIFT_STEPS_MAX: Final = 4096
 _BASE_DATE: Final = datetime(2026, 6, 1, tzinfo=UTC)
 
 
@@ -908,7 +911,14 @@ class MarketModel:
     # ------------------------------------------------------------------ market flow
 
     def _drift(self, state: _MarketState) -> None:
-        step = Decimal(round(self._rng.gauss(0.0, self.config.volatility), 4))
+        move = round(self._rng.gauss(0.0, self.config.volatility), 4)
+        # Decimal(float) is the costliest line of a step; the rounded moves repeat, so they
+        # are converted once (the same exact Decimal each time: the results do not change).
+        step = _DRIFT_STEPS.get(move)
+        if step is None:
+            if len(_DRIFT_STEPS) >= _DRIFT_STEPS_MAX:
+                _DRIFT_STEPS.clear()
+            step = _DRIFT_STEPS[move] = Decimal(move)
         state.fair = min(_FAIR_MAX, max(_FAIR_MIN, state.fair + step))
 
     def _flow_add(self, state: _MarketState, out: list[Change]) -> None:
