@@ -46,7 +46,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -131,9 +132,20 @@ def book_hash(
     ).hexdigest()
 
 
+_LTP_TEXT: dict[Decimal, str] = {}
+
+
 def _ltp(price: Decimal | None) -> str:
     # Books carry the last trade price with three decimals ("0.500"); "" before any trade.
-    return "" if price is None else f"{price:.3f}"
+    # Cached like _price_text: four renders per trade, from a small set of prices.
+    if price is None:
+        return ""
+    text = _LTP_TEXT.get(price)
+    if text is None:
+        if len(_LTP_TEXT) >= _PRICE_TEXT_MAX:
+            _LTP_TEXT.clear()
+        text = _LTP_TEXT[price] = f"{price:.3f}"
+    return text
 
 
 def _side_word(side: str) -> str:
@@ -142,6 +154,84 @@ def _side_word(side: str) -> str:
 
 def _opposite(side: str) -> str:
     return "sell" if side == "buy" else "buy"
+
+
+_PRICE_TEXT: dict[Decimal, str] = {}
+#: Bound of :data:`_PRICE_TEXT`; prices sit on a 0.01 or 0.001 grid, so ~1,000 are ever used.
+_PRICE_TEXT_MAX: Final = 4096
+
+
+def _price_text(price: Decimal) -> str:
+    # plain() costs ~1 µs a call and every entry renders two prices; prices repeat endlessly.
+    text = _PRICE_TEXT.get(price)
+    if text is None:
+        if len(_PRICE_TEXT) >= _PRICE_TEXT_MAX:
+            _PRICE_TEXT.clear()
+        text = _PRICE_TEXT[price] = plain(price)
+    return text
+
+
+class _Side:
+    """One side of a shadow book kept in wire order, with each level's hash text cached.
+
+    ``keys`` are sort keys ascending (the price for bids, minus the price for asks), so the
+    lists are in wire order (bids ascending, asks descending) and the best level is always
+    the last one. A change re-renders only its own level (``texts``), and the side's joined
+    text is rebuilt only when the side changed; the hash then costs one join per changed side
+    instead of a sort and a render of every level.
+    """
+
+    __slots__ = ("joined", "keys", "live_joined", "prices", "sizes", "texts")
+
+    def __init__(self) -> None:
+        self.keys: list[Decimal] = []
+        self.prices: list[str] = []
+        self.sizes: list[str] = []
+        #: ``{"price":"p","size":"s"}`` per level: the compact text of the hash and dumps.
+        self.texts: list[str] = []
+        self.joined: str | None = ""
+        self.live_joined: str | None = ""
+
+    def set(self, key: Decimal, price: str, size: str | None) -> None:
+        """Set the level at ``key`` to ``size`` (None removes it)."""
+        keys = self.keys
+        i = bisect_left(keys, key)
+        present = i < len(keys) and keys[i] == key
+        if size is None:
+            if present:
+                del keys[i], self.prices[i], self.sizes[i], self.texts[i]
+                self.joined = self.live_joined = None
+            return
+        text = f'{{"price":"{price}","size":"{size}"}}'
+        if present:
+            self.sizes[i] = size
+            self.texts[i] = text
+        else:
+            keys.insert(i, key)
+            self.prices.insert(i, price)
+            self.sizes.insert(i, size)
+            self.texts.insert(i, text)
+        self.joined = self.live_joined = None
+
+    def compact(self) -> str:
+        """The levels as compact JSON objects joined by ``,`` (no brackets)."""
+        joined = self.joined
+        if joined is None:
+            joined = self.joined = ",".join(self.texts)
+        return joined
+
+    def live(self) -> str:
+        """The levels in the live style (``", "`` separators), for mid-stream books."""
+        joined = self.live_joined
+        if joined is None:
+            joined = self.live_joined = ", ".join(
+                f'{{"price":"{p}", "size":"{s}"}}'
+                for p, s in zip(self.prices, self.sizes, strict=True)
+            )
+        return joined
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return list(zip(self.prices, self.sizes, strict=True))
 
 
 class _Shadow:
@@ -159,6 +249,7 @@ class _Shadow:
         "ltp",
         "min_size",
         "neg_risk",
+        "prefix",
         "tick",
         "token_id",
     )
@@ -171,52 +262,52 @@ class _Shadow:
         self.min_size = plain(market.min_order_size)
         self.neg_risk = "true" if market.neg_risk else "false"
         self.ltp = _ltp(book.last_trade_price)
-        # price -> (price string, size string): the wire strings, rendered once per change.
-        self.bids: dict[Decimal, tuple[str, str]] = {
-            p: (plain(p), plain(s)) for p, s in book.bids.items()
-        }
-        self.asks: dict[Decimal, tuple[str, str]] = {
-            p: (plain(p), plain(s)) for p, s in book.asks.items()
-        }
+        # The constant head of the hash summary, built once.
+        self.prefix = f'{{"market":"{self.condition_id}","asset_id":"{token_id}","timestamp":"'
+        self.bids = _Side()
+        self.asks = _Side()
+        for p, s in book.bids.items():
+            self.bids.set(p, _price_text(p), plain(s))
+        for p, s in book.asks.items():
+            self.asks.set(-p, _price_text(p), plain(s))
 
-    def apply(self, level: LevelSet) -> None:
-        side = self.bids if level.side == "bid" else self.asks
+    def apply(self, level: LevelSet) -> tuple[str, str]:
+        """Apply one change; return its price and size as wire strings."""
+        price = _price_text(level.price)
         if level.size > ZERO:
-            side[level.price] = (plain(level.price), plain(level.size))
+            size = plain(level.size)
+            if level.side == "bid":
+                self.bids.set(level.price, price, size)
+            else:
+                self.asks.set(-level.price, price, size)
+            return price, size
+        if level.side == "bid":
+            self.bids.set(level.price, price, None)
         else:
-            side.pop(level.price, None)
+            self.asks.set(-level.price, price, None)
+        return price, "0"
 
     def best_bid(self) -> str:
-        return self.bids[max(self.bids)][0] if self.bids else "0"
+        prices = self.bids.prices
+        return prices[-1] if prices else "0"
 
     def best_ask(self) -> str:
-        return self.asks[min(self.asks)][0] if self.asks else "1"
+        prices = self.asks.prices
+        return prices[-1] if prices else "1"
 
     def levels(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """Bids ascending and asks descending: the wire (and hash) order."""
-        bids = [self.bids[p] for p in sorted(self.bids)]
-        asks = [self.asks[p] for p in sorted(self.asks, reverse=True)]
-        return bids, asks
+        return self.bids.pairs(), self.asks.pairs()
 
     def hash(self, timestamp: str) -> str:
-        bids, asks = self.levels()
-        # Same bytes as book_hash() (a test pins that), without building dicts for every entry.
+        # Same bytes as book_hash() (a test pins that), from the cached per-side texts.
         text = (
-            f'{{"market":"{self.condition_id}","asset_id":"{self.token_id}",'
-            f'"timestamp":"{timestamp}","hash":"","bids":[{_compact_levels(bids)}],'
-            f'"asks":[{_compact_levels(asks)}],"min_order_size":"{self.min_size}",'
+            f'{self.prefix}{timestamp}","hash":"","bids":[{self.bids.compact()}],'
+            f'"asks":[{self.asks.compact()}],"min_order_size":"{self.min_size}",'
             f'"tick_size":"{self.tick}","neg_risk":{self.neg_risk},'
             f'"last_trade_price":"{self.ltp}"}}'
         )
         return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - venue integrity hash
-
-
-def _compact_levels(levels: Sequence[tuple[str, str]]) -> str:
-    return ",".join(f'{{"price":"{p}","size":"{s}"}}' for p, s in levels)
-
-
-def _live_levels(levels: Sequence[tuple[str, str]]) -> str:
-    return ", ".join(f'{{"price":"{p}", "size":"{s}"}}' for p, s in levels)
 
 
 @dataclass(eq=False, slots=True)
@@ -348,21 +439,19 @@ class ClobFrontEnd:
 
     def _dump_book(self, token: str, ts: str, *, event_type: bool = True) -> str:
         shadow = self._shadows[token]
-        bids, asks = shadow.levels()
         event = '"event_type":"book",' if event_type else ""
         return (
             f'{{"market":"{shadow.condition_id}","asset_id":"{token}","timestamp":"{ts}",'
-            f'"hash":"{shadow.hash(ts)}","bids":[{_compact_levels(bids)}],'
-            f'"asks":[{_compact_levels(asks)}],"tick_size":"{shadow.tick}",{event}'
+            f'"hash":"{shadow.hash(ts)}","bids":[{shadow.bids.compact()}],'
+            f'"asks":[{shadow.asks.compact()}],"tick_size":"{shadow.tick}",{event}'
             f'"last_trade_price":"{shadow.ltp}"}}'
         )
 
     def _live_book(self, token: str, ts: str) -> bytes:
         shadow = self._shadows[token]
-        bids, asks = shadow.levels()
         return (
             f'{{"market":"{shadow.condition_id}", "asset_id":"{token}", '
-            f'"bids":[{_live_levels(bids)}], "asks":[{_live_levels(asks)}], '
+            f'"bids":[{shadow.bids.live()}], "asks":[{shadow.asks.live()}], '
             f'"hash":"{shadow.hash(ts)}", "timestamp":"{ts}", "event_type":"book"}}'
         ).encode()
 
@@ -438,12 +527,14 @@ class ClobFrontEnd:
         entries = []
         for level in change.levels:
             shadow = shadows[level.token_id]
-            shadow.apply(level)
+            price, size = shadow.apply(level)
             side = "BUY" if level.side == "bid" else "SELL"
+            bids, asks = shadow.bids.prices, shadow.asks.prices
             entries.append(
-                f'{{"asset_id":"{level.token_id}", "price":"{plain(level.price)}", '
-                f'"size":"{plain(level.size)}", "side":"{side}", "hash":"{shadow.hash(ts)}", '
-                f'"best_bid":"{shadow.best_bid()}", "best_ask":"{shadow.best_ask()}"}}'
+                f'{{"asset_id":"{level.token_id}", "price":"{price}", '
+                f'"size":"{size}", "side":"{side}", "hash":"{shadow.hash(ts)}", '
+                f'"best_bid":"{bids[-1] if bids else "0"}", '
+                f'"best_ask":"{asks[-1] if asks else "1"}"}}'
             )
         payload = (
             f'{{"market":"{market.condition_id}", "price_changes":[{", ".join(entries)}], '
@@ -653,7 +744,9 @@ class ClobFrontEnd:
         if scope == "market":
             market = self._model.by_condition[frame.key]
             yes, no = market.token_ids
-            conns = self._token_subs.get(yes, set()) | self._token_subs.get(no, set())
+            on_yes, on_no = self._token_subs.get(yes), self._token_subs.get(no)
+            # A union only when both tokens have subscribers: most frames go to one set.
+            conns = (on_yes | on_no) if on_yes and on_no else (on_yes or on_no or ())
             return [(c.link, frame.delta) for c in conns]
         if scope == "token":
             return [(c.link, False) for c in self._token_subs.get(frame.key, ())]

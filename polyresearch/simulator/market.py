@@ -44,11 +44,11 @@ import heapq
 import random
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 __all__ = [
     "ACCOUNTS",
@@ -70,6 +70,7 @@ __all__ = [
     "MarketResolved",
     "ModelConfig",
     "OrderChanged",
+    "OrderIndex",
     "PositionChanged",
     "SimMarket",
     "TickSizeChanged",
@@ -99,6 +100,12 @@ _COARSE_BELOW: Final = Decimal("0.95")
 _COARSE_ABOVE: Final = Decimal("0.05")
 _MIN_ORDER_SIZE: Final = Decimal(5)
 _CENT: Final = Decimal("0.01")
+#: Bounds of a market's fair value (module constants: _drift runs on most steps).
+_FAIR_MIN: Final = Decimal("0.005")
+_FAIR_MAX: Final = Decimal("0.995")
+#: Fair-value moves already converted to Decimal (rounded to 4 places: a few hundred values).
+_DRIFT_STEPS: dict[float, Decimal] = {}
+_DRIFT_STEPS_MAX: Final = 4096
 _BASE_DATE: Final = datetime(2026, 6, 1, tzinfo=UTC)
 
 
@@ -257,6 +264,62 @@ class AccountFill:
     counterparties: tuple[tuple[str, Decimal], ...] = ()
 
 
+class OrderIndex(dict[str, AccountOrder]):
+    """An account's orders by id that also indexes the live ones, in placement order.
+
+    Orders are never deleted (they are the ground truth), so a scan for the live ones grows
+    with the run: at soak rates that scan came to dominate a model step. Every write goes
+    through ``__setitem__`` (or the other mutators below), which keeps :attr:`live` in step.
+
+    Example:
+        >>> index = OrderIndex()
+        >>> len(index.live)
+        0
+    """
+
+    __slots__ = ("live",)
+
+    def __init__(self, orders: Mapping[str, AccountOrder] | None = None) -> None:
+        super().__init__()
+        #: The live orders, keyed by id, in the order they were first stored.
+        self.live: dict[str, AccountOrder] = {}
+        if orders:
+            self.update(orders)
+
+    def __setitem__(self, order_id: str, order: AccountOrder) -> None:
+        super().__setitem__(order_id, order)
+        if order.status == "live":
+            self.live[order_id] = order  # an existing key keeps its place
+        else:
+            self.live.pop(order_id, None)
+
+    def __delitem__(self, order_id: str) -> None:
+        super().__delitem__(order_id)
+        self.live.pop(order_id, None)
+
+    def pop(self, order_id: str, *default: Any) -> Any:  # noqa: D102 - dict.pop
+        self.live.pop(order_id, None)
+        return super().pop(order_id, *default)
+
+    def popitem(self) -> tuple[str, AccountOrder]:  # noqa: D102 - dict.popitem
+        order_id, order = super().popitem()
+        self.live.pop(order_id, None)
+        return order_id, order
+
+    def clear(self) -> None:  # noqa: D102 - dict.clear
+        super().clear()
+        self.live.clear()
+
+    def update(self, *args: Any, **kwargs: AccountOrder) -> None:  # noqa: D102 - dict.update
+        for order_id, order in dict(*args, **kwargs).items():
+            self[order_id] = order
+
+    def setdefault(self, order_id: str, default: Any = None) -> Any:  # noqa: D102
+        if order_id not in self:
+            self[order_id] = default
+        return self[order_id]
+
+
 @dataclass(slots=True)
 class Account:
     """One simulated account: cash, positions per token, orders and fills (ground truth)."""
@@ -264,12 +327,12 @@ class Account:
     name: str
     balance: Decimal
     positions: dict[str, Decimal] = field(default_factory=dict)
-    orders: dict[str, AccountOrder] = field(default_factory=dict)
+    orders: OrderIndex = field(default_factory=OrderIndex)
     fills: dict[str, AccountFill] = field(default_factory=dict)
 
     def open_orders(self) -> list[AccountOrder]:
-        """Orders still resting in a book."""
-        return [o for o in self.orders.values() if o.status == "live"]
+        """Orders still resting in a book, in placement order."""
+        return list(self.orders.live.values())
 
 
 # ---------------------------------------------------------------------------- changes
@@ -848,8 +911,15 @@ class MarketModel:
     # ------------------------------------------------------------------ market flow
 
     def _drift(self, state: _MarketState) -> None:
-        step = Decimal(round(self._rng.gauss(0.0, self.config.volatility), 4))
-        state.fair = min(Decimal("0.995"), max(Decimal("0.005"), state.fair + step))
+        move = round(self._rng.gauss(0.0, self.config.volatility), 4)
+        # Decimal(float) is the costliest line of a step; the rounded moves repeat, so they
+        # are converted once (the same exact Decimal each time: the results do not change).
+        step = _DRIFT_STEPS.get(move)
+        if step is None:
+            if len(_DRIFT_STEPS) >= _DRIFT_STEPS_MAX:
+                _DRIFT_STEPS.clear()
+            step = _DRIFT_STEPS[move] = Decimal(move)
+        state.fair = min(_FAIR_MAX, max(_FAIR_MIN, state.fair + step))
 
     def _flow_add(self, state: _MarketState, out: list[Change]) -> None:
         rng = self._rng

@@ -242,3 +242,26 @@ def test_bad_market_count_is_refused() -> None:
     """A model needs at least one market."""
     with pytest.raises(ValueError, match="at least 1"):
         MarketModel(seed=0, markets=0)
+
+
+def test_open_orders_index_equals_a_scan_of_every_order() -> None:
+    """The live-order index gives what a scan of all orders gives, in the same order."""
+    model = MarketModel(
+        seed=11, markets=4, config=ModelConfig(account_rate=0.5, lifecycle_rate=0.01)
+    )
+    checked = 0
+    for ts in range(0, 12_000, 3):
+        model.step(ts)
+        for account in model.accounts.values():
+            scan = [o for o in account.orders.values() if o.status == "live"]
+            assert account.open_orders() == scan
+            checked += len(scan)
+    statuses = Counter(o.status for a in model.accounts.values() for o in a.orders.values())
+    # The run placed, filled, cancelled and resolved orders, and some were live at checks.
+    assert checked > 0 and {"live", "matched", "canceled"} <= set(statuses)
+    account = model.accounts["clob"]
+    order_id, order = next(iter(account.orders.items()))
+    del account.orders[order_id]
+    assert order_id not in account.orders.live
+    account.orders.update({order_id: order})
+    assert (order_id in account.orders.live) == (order.status == "live")
