@@ -100,9 +100,7 @@ def free_port() -> int:
         return port
 
 
-def wait_for(
-    what: str, probe: Callable[[], T | None], timeout: float, step: float = 0.2
-) -> T:
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, step: float = 0.2) -> T:
     """Poll ``probe`` until it returns something truthy; AssertionError naming ``what``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -170,9 +168,7 @@ class LabServer:
             JUPYTERLAB_WORKSPACES_DIR=str(jupyter / "workspaces"),
             JUPYTER_PLATFORM_DIRS="1",
             # Kernels import this checkout, whichever venv runs them.
-            PYTHONPATH=os.pathsep.join(
-                p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p
-            ),
+            PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
             NO_PROXY="127.0.0.1,localhost",
         )
         return env
