@@ -1,4 +1,4 @@
-"""A throwaway JupyterLab server and headless Debian Chromium, for browser tests and benchmarks.
+"""A throwaway JupyterLab server and headless Debian Chromium, for the browser tests.
 
 The recipe is the one measured in docs/jupyter-notes.md: JupyterLab on 127.0.0.1 with an empty
 token, its own root, config, settings, runtime and workspace directories (nothing of the
