@@ -2,6 +2,9 @@
 # Create .venv (Python 3.11+) and install polyresearch into it, editable.
 # Usage: bash scripts/setup.sh [EXTRAS]   e.g. "dev" (tests + linters); default: none.
 # Needs only Python 3.11+ (and apt, to add the venv module where a distro split it out).
+# In "dev"/"test" mode it also installs Debian's chromium (browser tests, kaleido exports) when
+# apt-get is there, we are root and /usr/bin/chromium is missing. Never `playwright install`:
+# Playwright drives the system chromium (executable_path), no browser download.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -21,3 +24,16 @@ fi
 extras="${1:-}"
 if [ -n "$extras" ]; then target=".[${extras}]"; else target="."; fi
 .venv/bin/python -m pip install -q -e "$target"
+
+case ",${extras}," in
+  *,dev,*|*,test,*)
+    if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+      echo "installing Debian chromium (browser tests)"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    elif [ ! -x /usr/bin/chromium ]; then
+      echo "note: /usr/bin/chromium is missing; browser tests will be skipped" \
+        "(install it: apt-get install chromium)" >&2
+    fi
+    ;;
+esac

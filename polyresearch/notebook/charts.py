@@ -302,7 +302,7 @@ class LiveChart:
     def _new_figure(self, widget: bool) -> go.Figure:
         traces, layout = self._traces(), self._layout()
         if widget:
-            return go.FigureWidget(data=traces, layout=layout)
+            return _FigureWidget(data=traces, layout=layout)
         return go.Figure(data=traces, layout=layout)
 
     def _traces(self) -> list[Any]:
@@ -498,6 +498,32 @@ class SpreadChart(LiveChart):
     def _series(self, raw: Any) -> list[tuple[FloatArray, FloatArray]]:
         quotes = self._columns(raw, self.assets)
         return [self._cut(quotes[a][0], quotes[a][1][0]) for a in self.assets]
+
+
+class _FigureWidget(go.FigureWidget):  # type: ignore[misc]
+    """A ``go.FigureWidget`` whose ``comm_open`` already carries its traces and layout.
+
+    Plotly opens the widget's comm before the figure has data and sends traces and layout in a
+    second message. A front-end still busy with the ~5 MB bundle each FigureWidget ships (a
+    loaded machine, several charts at once) was seen in JupyterLab to render such a chart empty
+    for good: no traces, no title, and later redraws had nothing to update. Opening the comm
+    once the figure is complete removes the race.
+    """
+
+    _defer_open = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._defer_open = True
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            self._defer_open = False
+        self.open()
+
+    def open(self) -> None:
+        """Open the comm (deferred until the figure is complete)."""
+        if not self._defer_open:
+            super().open()
 
 
 def _epoch_ms(ts: npt.NDArray[Any], recv: npt.NDArray[Any]) -> FloatArray:

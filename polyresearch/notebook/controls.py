@@ -97,6 +97,12 @@ class SubscriptionPicker:
                 self.status,
             ]
         )
+        # Stable hooks for the browser test and for users' CSS (descriptions may change).
+        self.widget.add_class("polyresearch-picker")
+        self.text.add_class("polyresearch-picker-key")
+        self.add_button.add_class("polyresearch-picker-add")
+        self.remove_button.add_class("polyresearch-picker-remove")
+        self.status.add_class("polyresearch-picker-status")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -213,6 +219,7 @@ class ChartControls:
         self.refresh_ms.observe(lambda _c: self.apply(), names="value")
         self.pause.observe(self._on_pause, names="value")
         self.widget = w.HBox([self.window, self.refresh_ms, self.pause])
+        self.pause.add_class("polyresearch-pause")  # a stable hook (its description toggles)
         self.apply()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -253,6 +260,7 @@ class StatusPanel:
         self.runner = runner
         self.interval = interval
         self.html = w.HTML()
+        self.html.add_class("polyresearch-status")
         self.widget = self.html
         self.summary: dict[str, Any] = {}
         self._last: tuple[float, int] | None = None

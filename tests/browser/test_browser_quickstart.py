@@ -1,0 +1,240 @@
+"""The quickstart in a real browser: JupyterLab + headless Debian Chromium driven by Playwright.
+
+What a user does and sees, checked from the page itself (Plotly's trace data read from the
+DOM, not the kernel's idea of it). One JupyterLab and one page serve the module's tests:
+
+- the dashboard renders (every chart with its title and traces: this caught FigureWidgets
+  rendered empty for good, see ``charts._FigureWidget``), pause/resume round-trips through the
+  kernel, and a market added by slug through the picker gets its own chart;
+- the price traces advance, pause freezes them while data keeps arriving, resume moves them
+  again. Known failure on plotly 7.1 + anywidget 0.11 in JupyterLab 4.6: when several
+  FigureWidgets are created together, their views never apply the later ``_py2js_update``
+  messages (the kernel's figures hold the data; the page's stay empty). Marked xfail (not
+  strict: it is timing-dependent) until the charts update in the page.
+
+Waits are conditions with generous limits (a loaded 2-core box), never fixed sleeps; the only
+interval is "the chart stayed still for several status refreshes", which is what paused means.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _browser_lab import (
+    ROOT,
+    LabServer,
+    launch_chromium,
+    missing_browser_stack,
+    open_notebook,
+    plots,
+    run_all,
+    wait_for,
+)
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = "01_quickstart.ipynb"
+#: Where the last screenshot is copied for humans (build/ is gitignored).
+STABLE_SCREENSHOT = ROOT / "build" / "browser" / "quickstart.png"
+#: Generous limits for a loaded 2-core box (scaled like the other tests' waits).
+UNIT = float(os.environ.get("POLYRESEARCH_TEST_UNIT", "1"))
+LONG = 90.0 * UNIT
+SHORT = 45.0 * UNIT
+
+
+@dataclass
+class Session:
+    lab: LabServer
+    page: Any
+    outdir: Path
+    console_errors: list[str]
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """JupyterLab with the quickstart, headless Chromium on it, Run All done."""
+    reason = missing_browser_stack()
+    if reason is not None:
+        if os.environ.get("CI"):  # CI must run it: a missing browser is a broken install
+            pytest.fail(f"browser test cannot run in CI: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    outdir = tmp_path_factory.mktemp("browser")
+    server = LabServer(outdir, [NOTEBOOK])
+    errors: list[str] = []
+    try:
+        server.start()
+        with sync_playwright() as p:
+            context = launch_chromium(p, outdir / "chromium-profile")
+            try:
+                page = context.pages[0] if context.pages else context.new_page()
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                open_notebook(page, server, NOTEBOOK, timeout=LONG)
+                run_all(page)
+                yield Session(server, page, outdir, errors)
+            finally:
+                context.close()
+    finally:
+        server.stop()
+
+
+def _screenshot(s: Session, name: str) -> Path:
+    """Save a screenshot in the test's output dir and copy it to build/browser/ for humans."""
+    s.page.locator(".jp-NotebookPanel .js-plotly-plot").first.scroll_into_view_if_needed()
+    path = s.outdir / f"{name}.png"
+    s.page.screenshot(path=str(path))
+    stable = STABLE_SCREENSHOT.with_name(f"{name}.png")
+    stable.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, stable)
+    print(f"screenshot: {path} (copied to {stable})")
+    return path
+
+
+def _price_plots(page: Any) -> list[dict[str, Any]]:
+    return [p for p in plots(page) if p["title"] == "Price"]
+
+
+def _state(page: Any) -> tuple[tuple[str, int, float | None], ...]:
+    """Every price trace's (name, points, last x): equal states mean nothing was redrawn."""
+    return tuple((t["name"], t["n"], t["last"]) for p in _price_plots(page) for t in p["traces"])
+
+
+def _newest(page: Any) -> float:
+    """The newest x (epoch ms) over the price charts' traces; 0 when none has data."""
+    return max((t["last"] or 0.0 for p in _price_plots(page) for t in p["traces"]), default=0.0)
+
+
+def _status(page: Any) -> str:
+    text: str = page.locator(".jp-NotebookPanel .polyresearch-status").first.inner_text()
+    return text
+
+
+def _advances(page: Any, since: float, what: str) -> float:
+    return wait_for(what, lambda: (n := _newest(page)) > since and n, LONG)
+
+
+def _output_text(page: Any) -> str:
+    texts: list[str] = page.locator(".jp-NotebookPanel .jp-OutputArea-output").all_inner_texts()
+    return "\n".join(texts)
+
+
+# One scenario on a loaded 2-core box: server, kernel, Chromium and ~25 MB of widget bundles.
+@pytest.mark.timeout(600)
+def test_quickstart_dashboard_renders_and_its_controls_work(session: Session) -> None:
+    page = session.page
+    # Every chart arrives with its title and traces (2 markets: price + spread each, 1 depth).
+    wait_for("the dashboard's five charts", lambda: len(plots(page)) >= 5, LONG)
+    titles = wait_for(
+        "every chart's title and traces",
+        lambda: (
+            (t := [p["title"] for p in plots(page)])
+            and all(p["title"] and p["traces"] for p in plots(page))
+            and t
+        ),
+        LONG,
+    )
+    assert titles.count("Price") == 2 and titles.count("Spread") == 2, titles
+    assert any(t.startswith("Book ") for t in titles), titles
+    names = {t["name"] for p in _price_plots(page) for t in p["traces"]}
+    match = re.search(r"more to add in the picker \(markets\): (\S+)", _output_text(page))
+    assert match is not None, _output_text(page)
+    assert any(n.endswith(" mid") for n in names), names
+    # The status panel is refreshed by a kernel timer: it changes in the page.
+    _status_refreshes(page, 2)
+    assert "clob-market-0: connected" in _status(page)
+
+    # Pause and resume: the click reaches the kernel, whose observer relabels the button.
+    pause = page.locator(".jp-NotebookPanel .polyresearch-pause").first
+    pause.click()
+    wait_for("the button to read 'resume'", lambda: "resume" in _pause_text(page), SHORT)
+    pause.click()
+    wait_for("the button to read 'pause'", lambda: "pause" in _pause_text(page), SHORT)
+
+    # Add the third market by slug through the picker: the look-up runs against the
+    # simulator's REST, the feed subscribes, the dashboard adds its price and spread charts.
+    slug = match.group(1)
+    picker = page.locator(".jp-NotebookPanel .polyresearch-picker").first
+    header = page.locator(".jp-NotebookPanel .jupyter-widget-Collapse-header", has_text="markets")
+
+    def expanded() -> bool:
+        if picker.is_visible():
+            return True
+        header.first.click()  # the "markets" accordion starts collapsed
+        return False
+
+    wait_for("the picker to show", expanded, SHORT, step=2.0)
+    page.locator(".jp-NotebookPanel .polyresearch-picker-key input").first.fill(slug)
+    page.locator(".jp-NotebookPanel .polyresearch-picker-add").first.click()
+    status = page.locator(".jp-NotebookPanel .polyresearch-picker-status").first
+    wait_for(
+        "the picker to confirm the add",
+        lambda: f"added 2 asset(s) for '{slug}'" in status.inner_text(),
+        LONG,
+    )
+
+    def new_price_chart() -> dict[str, Any] | None:
+        for chart in _price_plots(page):
+            new = {t["name"] for t in chart["traces"]}
+            if new and not new & names:
+                return chart
+        return None
+
+    added = wait_for("the added market's price chart", new_price_chart, LONG)
+    assert any(t["name"].endswith(" mid") for t in added["traces"]), added
+    assert len(_price_plots(page)) == 3
+    errors = page.locator(".jp-NotebookPanel [data-mime-type='application/vnd.jupyter.error']")
+    assert errors.count() == 0, errors.all_inner_texts()
+    assert _screenshot(session, "quickstart").stat().st_size > 10_000
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.xfail(
+    reason="plotly 7.1 + anywidget 0.11 in JupyterLab: FigureWidgets created together never "
+    "apply later updates in the page (kernel-side figures hold the data)",
+    strict=False,
+)
+def test_quickstart_chart_data_advances_pauses_and_resumes(session: Session) -> None:
+    page = session.page
+    first = _advances(page, 0.0, "price traces to get data")
+    second = _advances(page, first, "the price traces to advance")
+    _advances(page, second, "the price traces to advance again")
+
+    pause = page.locator(".jp-NotebookPanel .polyresearch-pause").first
+    pause.click()
+    wait_for("the button to read 'resume'", lambda: "resume" in _pause_text(page), SHORT)
+    _status_refreshes(page, 1)  # the redraw in flight when pause landed has arrived
+    frozen = _state(page)
+    _status_refreshes(page, 3)  # >= 3 s at 1 s per refresh: >= 12 chart ticks
+    assert _state(page) == frozen, "the chart kept redrawing while paused"
+    assert re.search(r"\b[1-9]\d* msgs/s", _status(page)), _status(page)
+
+    pause.click()
+    wait_for("the button to read 'pause'", lambda: "pause" in _pause_text(page), SHORT)
+    _advances(page, max(t[2] or 0.0 for t in frozen), "the chart to move after resume")
+    _screenshot(session, "quickstart-live")
+
+
+def _pause_text(page: Any) -> str:
+    text: str = (
+        page.locator(".jp-NotebookPanel .polyresearch-pause").first.inner_text().strip().lower()
+    )
+    return text
+
+
+def _status_refreshes(page: Any, count: int) -> None:
+    """Wait for ``count`` changes of the status panel (a kernel timer refreshes it every second)."""
+    last = _status(page)
+    for _ in range(count):
+        last = wait_for(
+            "the status panel to refresh",
+            lambda last=last: (s := _status(page)) != last and s,
+            LONG,
+        )
