@@ -36,6 +36,7 @@ from polyresearch.protocol import clob as clob_protocol
 from polyresearch.protocol import us as us_protocol
 from polyresearch.protocol.us_auth import ws_headers
 from polyresearch.state.books import BookSet, MarketParams
+from polyresearch.state.orderbook import BookStatus
 from polyresearch.state.schemas import Tables, make_tables
 from polyresearch.state.store import MarketStore
 from polyresearch.transport.connection import (
@@ -678,8 +679,12 @@ class ClobFeed(Feed):
         self.snapshot_timeout = snapshot_timeout
         self.data_timeout = data_timeout
         self.max_redrives = max_redrives
-        # asset -> (monotonic time it was (re)subscribed, redrives so far)
+        # asset -> (monotonic time it was (re)subscribed, redrives so far), only while the
+        # asset awaits its snapshot: the watchdog drops an entry once the book is no longer
+        # EMPTY, so a tick costs the pending assets, not every subscribed one.
         self._watch: dict[str, tuple[float, int]] = {}
+        # asset -> the market channel that carries it (the watchdog's redrive target)
+        self._asset_channel: dict[str, _Channel] = {}
         self._watchdog_counts = [0, 0]  # asset redrives, connection-wide redrives
         # asset -> deltas dropped on its EMPTY book already written to `status`
         self._gaps_marked: dict[str, int] = {}
@@ -719,6 +724,8 @@ class ClobFeed(Feed):
                     self._tasks.append(self._loop.create_task(self._run_channel(channel, index)))
                 continue
             channel.assets.extend(group)
+            for asset in group:
+                self._asset_channel[asset] = channel
             self._watch_assets(group)
             assert channel.connection is not None
             for frame in clob_protocol.market_operation("subscribe", group):
@@ -735,6 +742,7 @@ class ClobFeed(Feed):
             channel.assets = [a for a in channel.assets if a not in gone]
             for asset in removed:
                 self._watch.pop(asset, None)
+                self._asset_channel.pop(asset, None)
             assert channel.connection is not None
             for frame in clob_protocol.market_operation("unsubscribe", removed):
                 await channel.connection.send(frame)
@@ -797,14 +805,15 @@ class ClobFeed(Feed):
             await asyncio.sleep(tick)
             self._mark_gaps()
             now = time.monotonic()
-            books = self.store.books
+            redrives: dict[_Channel, list[str]] = {}
+            silent: set[_Channel] = set()
             for channel in self._market_channels():
                 connection = channel.connection
                 if connection is None or connection.state != "connected" or not channel.assets:
                     continue
-                redrive: list[str] = []
                 if now - channel.last_data > self.data_timeout:
-                    redrive = list(channel.assets)
+                    redrives[channel] = list(channel.assets)
+                    silent.add(channel)
                     channel.last_data = now
                     self._watchdog_counts[1] += 1
                     self.store.status(
@@ -813,27 +822,47 @@ class ClobFeed(Feed):
                         channel="market",
                         detail=f"{channel.name}: no data for {self.data_timeout:g} s",
                     )
-                else:
-                    for asset in channel.assets:
-                        since, tries = self._watch.get(asset, (now, 0))
-                        empty = asset not in books or books[asset].status.value == "EMPTY"
-                        if (
-                            empty
-                            and now - since > self.snapshot_timeout
-                            and tries < self.max_redrives
-                        ):
-                            redrive.append(asset)
-                            self._watch[asset] = (now, tries + 1)
-                            self._watchdog_counts[0] += 1
-                            self.store.status(
-                                "stale",
-                                ts_ns=time.time_ns(),
-                                asset_id=asset,
-                                channel="market",
-                                detail="no snapshot; resubscribed",
-                            )
-                if redrive:
-                    await _send_all(connection, _resubscribe_frames(redrive))
+            for asset in self._due_for_redrive(now):
+                channel = self._asset_channel[asset]
+                if channel in silent:
+                    continue  # already resubscribed whole
+                tries = self._watch[asset][1]
+                redrives.setdefault(channel, []).append(asset)
+                self._watch[asset] = (now, tries + 1)
+                self._watchdog_counts[0] += 1
+                self.store.status(
+                    "stale",
+                    ts_ns=time.time_ns(),
+                    asset_id=asset,
+                    channel="market",
+                    detail="no snapshot; resubscribed",
+                )
+            for channel, assets in redrives.items():
+                assert channel.connection is not None
+                await _send_all(channel.connection, _resubscribe_frames(assets))
+
+    def _due_for_redrive(self, now: float) -> list[str]:
+        """Assets still EMPTY ``snapshot_timeout`` s after (re)subscription, on a live socket.
+
+        Walks the pending assets only: an asset whose book left EMPTY has its snapshot and
+        leaves the watch list (it is watched again on its next resubscription).
+        """
+        books = self.store.books
+        due: list[str] = []
+        for asset, (since, tries) in list(self._watch.items()):
+            if asset in books and books[asset].status is not BookStatus.EMPTY:
+                del self._watch[asset]
+                continue
+            if now - since <= self.snapshot_timeout or tries >= self.max_redrives:
+                continue
+            channel = self._asset_channel.get(asset)
+            if channel is None:  # no longer subscribed
+                del self._watch[asset]
+                continue
+            connection = channel.connection
+            if connection is not None and connection.state == "connected":
+                due.append(asset)
+        return due
 
     def _mark_gaps(self) -> None:
         """A ``gap`` status row per asset that dropped deltas on an EMPTY book since the last tick.
@@ -843,7 +872,8 @@ class ClobFeed(Feed):
         """
         now = time.time_ns()
         books = self.store.books
-        for asset in books:
+        # Only the books that dropped deltas since the last tick (not every book).
+        for asset in sorted(books.take_gapped()):
             dropped = books[asset].stats().changes_dropped_empty
             marked = self._gaps_marked.get(asset, 0)
             if dropped > marked:
@@ -871,6 +901,8 @@ class ClobFeed(Feed):
             ),
         )
         channel.assets = list(assets)
+        for asset in channel.assets:
+            self._asset_channel[asset] = channel
         self._new_connection(channel, self.url, heartbeat=clob_protocol.ping())
         return channel
 

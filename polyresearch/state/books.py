@@ -59,6 +59,7 @@ __all__ = ["BookSet", "BookSetStats", "MarketParams"]
 
 _LIVE: Final = BookStatus.LIVE
 _SUSPECT: Final = BookStatus.SUSPECT
+_EMPTY: Final = BookStatus.EMPTY
 _TERMINAL: Final = BookStatus.TERMINAL
 
 DEFAULT_HASH_EVERY: Final = 16
@@ -139,6 +140,9 @@ class BookSet:
         self.suspect_after = positive_int(suspect_after, "suspect_after")
         self.verify_hashes = verify_hashes
         self._resyncs: set[str] = set()
+        # Assets that dropped a delta on an EMPTY book since take_gapped(): the feed marks
+        # gaps from this set, so its periodic pass costs the gapped books, not every book.
+        self._gapped: set[str] = set()
         # verified, unverified, unverifiable, skipped, resyncs requested
         self._hash_counts = [0, 0, 0, 0, 0]
         for params_ in self._params.values():
@@ -194,6 +198,22 @@ class BookSet:
             self._books[asset_id].invalidate()
         self._hash_counts[4] += len(assets)
         return assets
+
+    def take_gapped(self) -> set[str]:
+        """Return and forget the assets that dropped deltas on an EMPTY book since the last call.
+
+        Their counts are in each book's ``stats().changes_dropped_empty``; this set only says
+        which books to look at, so a periodic reader does work proportional to the gaps.
+
+        Example:
+            >>> BookSet().take_gapped()
+            set()
+        """
+        gapped = self._gapped
+        if not gapped:
+            return set()
+        self._gapped = set()
+        return gapped
 
     # Public methods for reading books.
 
@@ -328,6 +348,8 @@ class BookSet:
             elif book.status is _SUSPECT:
                 self._resyncs.add(asset)
                 last.pop(asset, None)
+            elif book.status is _EMPTY:
+                self._gapped.add(asset)
         if not last or not self.verify_hashes or timestamp is None:
             return touched
         if message.hash is not None:

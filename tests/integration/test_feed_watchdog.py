@@ -45,4 +45,8 @@ async def test_asset_without_snapshot_is_redriven_a_bounded_number_of_times() ->
             # Give the watchdog time to (wrongly) redrive again; it must stay at the bound.
             await feed.wait_for(lambda f: len(f.tables.book_updates) > 200, within=20)
             assert feed.watchdog_redrives[0] == 2
+            # Per-tick work is the pending assets: a LIVE book leaves the watch list, the
+            # ghost (still EMPTY, out of redrives) stays.
+            assert tokens[0] not in feed._watch
+            assert ghost in feed._watch
         assert ghost not in feed.books or feed.books[ghost].status is BookStatus.EMPTY

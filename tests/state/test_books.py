@@ -268,6 +268,22 @@ def test_invalidate_all_drops_deltas_until_snapshot() -> None:
     assert stats.empty == 2
 
 
+def test_take_gapped_names_only_books_that_dropped_deltas() -> None:
+    """The feed's gap marking reads this set instead of walking every book."""
+    books = BookSet()
+    books.apply(_empty_book(YES))
+    books.apply(_empty_book("other"))
+    assert books.take_gapped() == set()
+    books.invalidate_all()
+    books.apply(_doc_price_change())  # entries for YES and NO, both EMPTY now
+    assert books.take_gapped() == {YES, NO}
+    assert books.take_gapped() == set()  # taken: reported once
+    books.apply(_empty_book(YES))
+    books.apply(_empty_book(NO))
+    books.apply(_doc_price_change())  # applied on LIVE books: no gap
+    assert books.take_gapped() == set()
+
+
 def test_market_view_lists_both_tokens_yes_first() -> None:
     """BookSet.market() shows both tokens of a market together, YES first when known."""
     books = BookSet(params={YES: PARAMS, NO: PARAMS})
