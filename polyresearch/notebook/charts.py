@@ -38,9 +38,11 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
@@ -58,6 +60,7 @@ __all__ = [
     "PriceChart",
     "Reader",
     "SpreadChart",
+    "deferred_comms",
     "downsample",
     "reader_of",
     "tables_of",
@@ -500,14 +503,44 @@ class SpreadChart(LiveChart):
         return [self._cut(quotes[a][0], quotes[a][1][0]) for a in self.assets]
 
 
+#: Set by :func:`deferred_comms`: figures created meanwhile do not open their comm.
+_DEFER_COMMS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "polyresearch_defer_comms", default=False
+)
+
+
+@contextlib.contextmanager
+def deferred_comms() -> Iterator[None]:
+    """Figures created inside the block open their comm only when ``figure.open()`` is called.
+
+    anywidget 0.11 gives each widget model 2 s, from its ``comm_open`` in the page, to load its
+    ES module; a model that misses it drops every later message for good (its
+    ``_handle_comm_msg`` awaits a rejected promise). Every Plotly FigureWidget ships the ~5 MB
+    widget bundle as its own module, so several figures opened at once on a loaded machine
+    miss the deadline and stay empty forever. The dashboard therefore creates its figures in
+    this block and opens them one at a time (see ``dashboard.Dashboard``).
+
+    Example:
+        >>> from polyresearch.state.schemas import make_tables
+        >>> with deferred_comms():  # doctest: +SKIP
+        ...     chart = SpreadChart(make_tables(max_rows=10), ["a"])
+        >>> chart.figure.comm is None  # doctest: +SKIP
+        True
+    """
+    token = _DEFER_COMMS.set(True)
+    try:
+        yield
+    finally:
+        _DEFER_COMMS.reset(token)
+
+
 class _FigureWidget(go.FigureWidget):  # type: ignore[misc]
     """A ``go.FigureWidget`` whose ``comm_open`` already carries its traces and layout.
 
     Plotly opens the widget's comm before the figure has data and sends traces and layout in a
-    second message. A front-end still busy with the ~5 MB bundle each FigureWidget ships (a
-    loaded machine, several charts at once) was seen in JupyterLab to render such a chart empty
-    for good: no traces, no title, and later redraws had nothing to update. Opening the comm
-    once the figure is complete removes the race.
+    second message. Opening the comm once the figure is complete makes the page's model whole
+    from its first message. Inside :func:`deferred_comms` the comm is not opened at all until
+    the owner calls :meth:`open`.
     """
 
     _defer_open = False
@@ -518,7 +551,8 @@ class _FigureWidget(go.FigureWidget):  # type: ignore[misc]
             super().__init__(*args, **kwargs)
         finally:
             self._defer_open = False
-        self.open()
+        if not _DEFER_COMMS.get():
+            self.open()
 
     def open(self) -> None:
         """Open the comm (deferred until the figure is complete)."""

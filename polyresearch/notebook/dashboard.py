@@ -17,6 +17,7 @@ Example (in a notebook cell)::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from polyresearch.notebook.charts import (
     LiveChart,
     PriceChart,
     SpreadChart,
+    deferred_comms,
 )
 from polyresearch.notebook.controls import ChartControls, StatusPanel, SubscriptionPicker
 
@@ -42,6 +44,12 @@ __all__ = ["Dashboard", "dashboard", "market_groups"]
 logger = logging.getLogger("polyresearch.notebook")
 
 _registry: dict[str, Dashboard] = {}
+
+#: Seconds to wait for the page's first answer (a rendered figure's trace deltas) before
+#: concluding there is no front end (nbclient, a console) and opening every figure at once.
+FIRST_ACK_TIMEOUT = 10.0
+#: Seconds to wait for each later figure's answer before opening the next one anyway.
+NEXT_ACK_TIMEOUT = 10.0
 
 
 def market_groups(feed: Feed, assets: Sequence[str] | None = None) -> list[tuple[str, ...]]:
@@ -112,22 +120,90 @@ class Dashboard:
         self.controls = ChartControls([], window=window, interval=interval)
         self.picker = SubscriptionPicker(feed, resolve=self._resolve, on_change=self._changed)
         self.chart_box = w.VBox([])
+        self._boxes: dict[tuple[str, ...], w.VBox] = {}
+        # Figures whose comm is not open yet, each with the box that will show it.
+        self._pending: list[tuple[LiveChart, w.Box]] = []
+        self._opener: asyncio.Task[None] | None = None
+        self._frontend: bool | None = None  # did the page answer a figure? (None: not known)
         groups = [tuple(g) for g in markets] if markets is not None else market_groups(feed)
         for group in groups[:max_markets]:
             self._add_market(group)
         self.depth: DepthChart | None = None
+        depth_slot: w.Box | None = None
         if depth and groups:
             # Given the feed (not feed.books), its ticks read through feed.read.
-            self.depth = DepthChart(feed, groups[0][0], interval=interval)
+            with deferred_comms():
+                self.depth = DepthChart(feed, groups[0][0], interval=interval)
             self.controls.add(self.depth)
+            depth_slot = self._slot(self.depth)
         parts: list[Any] = [self.status.widget, self.controls.widget, self.chart_box]
-        if self.depth is not None:
-            parts.append(self.depth.figure)
+        if depth_slot is not None:
+            parts.append(depth_slot)
         parts.append(w.Accordion(children=[self.picker.widget], titles=("markets",)))
         self.widget = w.VBox(parts)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        if not self._started:  # no loop to open them in turn: open them all now
+            self.open_figures()
         return self.widget._repr_mimebundle_(**kwargs)
+
+    def open_figures(self) -> None:
+        """Open every figure not opened yet, all at once (no waiting for the page)."""
+        while self._pending:
+            self._open(*self._pending.pop(0))
+
+    async def _open_in_turn(self) -> None:
+        """Open the pending figures one at a time, each after the page answered the previous.
+
+        See ``charts.deferred_comms`` for why: anywidget drops every message of a model whose
+        ~5 MB Plotly module took more than 2 s to load, which happens when several figures
+        load together. The page's answer is the trace deltas a Plotly view sends once it has
+        drawn. Without an answer to the first figure within :data:`FIRST_ACK_TIMEOUT` there is
+        taken to be no front end, and the rest open at once.
+        """
+        while self._pending:
+            chart, slot = self._pending.pop(0)
+            answered = asyncio.Event()
+
+            def on_answer(change: dict[str, Any], answered: asyncio.Event = answered) -> None:
+                answered.set()
+
+            names = ["_js2py_traceDeltas", "_js2py_layoutDelta"]
+            chart.figure.observe(on_answer, names=names)
+            try:
+                self._open(chart, slot)
+                if self._frontend is False:
+                    continue
+                timeout = FIRST_ACK_TIMEOUT if self._frontend is None else NEXT_ACK_TIMEOUT
+                try:
+                    await asyncio.wait_for(answered.wait(), timeout)
+                except TimeoutError:
+                    if self._frontend is None:
+                        self._frontend = False
+                        logger.info("no front end answered a chart; opening the rest at once")
+                    else:
+                        logger.warning("a chart was not drawn by the page in %.0f s", timeout)
+                else:
+                    self._frontend = True
+            finally:
+                chart.figure.unobserve(on_answer, names=names)
+
+    def _open(self, chart: LiveChart, slot: w.Box) -> None:
+        chart.figure.open()
+        slot.children = [chart.figure]
+        chart.invalidate()  # the page's model starts from the figure's first data: redraw
+
+    def _slot(self, chart: LiveChart) -> w.Box:
+        """The box showing ``chart``: filled when its comm opens (in turn, see start())."""
+        slot = w.VBox([])
+        self._pending.append((chart, slot))
+        if self._started:
+            self._ensure_opener()
+        return slot
+
+    def _ensure_opener(self) -> None:
+        if self._opener is None or self._opener.done():
+            self._opener = asyncio.get_running_loop().create_task(self._open_in_turn())
 
     @property
     def all_charts(self) -> list[LiveChart]:
@@ -138,6 +214,7 @@ class Dashboard:
     def start(self) -> Dashboard:
         """Start the chart and status timers on the running loop (the kernel's)."""
         self._started = True
+        self._ensure_opener()
         for chart in self.all_charts:
             chart.start()
         self.status.start()
@@ -146,6 +223,10 @@ class Dashboard:
     def close(self) -> None:
         """Stop every timer and close the widgets (re-running the cell calls this)."""
         self._started = False
+        if self._opener is not None:
+            self._opener.cancel()
+            self._opener = None
+        self._pending.clear()
         for chart in self.all_charts:
             chart.stop()
             _close_figure(chart)
@@ -160,40 +241,37 @@ class Dashboard:
 
     def _add_market(self, group: tuple[str, ...]) -> None:
         complement = group[1:2] if self.complement and len(group) == 2 else ()
-        charts: list[LiveChart] = [
-            PriceChart(
-                self.feed,
-                group,
-                complement=complement,
-                fills=self.fills,
-                labels=self.labels,
-                max_points=self.max_points,
-            )
-        ]
-        if self.spread:
-            charts.append(SpreadChart(self.feed, group[:1], max_points=self.max_points))
+        with deferred_comms():  # opened one at a time by _open_in_turn
+            charts: list[LiveChart] = [
+                PriceChart(
+                    self.feed,
+                    group,
+                    complement=complement,
+                    fills=self.fills,
+                    labels=self.labels,
+                    max_points=self.max_points,
+                )
+            ]
+            if self.spread:
+                charts.append(SpreadChart(self.feed, group[:1], max_points=self.max_points))
         self.charts[group] = charts
         for chart in charts:
             self.controls.add(chart)
             if self._started:
                 chart.start()
-        self.chart_box.children = [
-            *self.chart_box.children,
-            w.VBox([chart.figure for chart in charts]),
-        ]
+        box = w.VBox([self._slot(chart) for chart in charts])
+        self._boxes[group] = box
+        self.chart_box.children = [*self.chart_box.children, box]
 
     def _remove_market(self, group: tuple[str, ...]) -> None:
         charts = self.charts.pop(group, [])
-        figures = {id(chart.figure) for chart in charts}
+        box = self._boxes.pop(group, None)
+        self._pending = [(c, slot) for c, slot in self._pending if c not in charts]
         for chart in charts:
             chart.stop()
             if chart in self.controls.charts:
                 self.controls.charts.remove(chart)
-        self.chart_box.children = [
-            box
-            for box in self.chart_box.children
-            if not any(id(child) in figures for child in box.children)
-        ]
+        self.chart_box.children = [b for b in self.chart_box.children if b is not box]
         for chart in charts:
             _close_figure(chart)
 

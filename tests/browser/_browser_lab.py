@@ -298,6 +298,23 @@ def run_all(page: Any) -> None:
     page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).first.click()
 
 
+def capture_console(page: Any, sink: list[str], log: Path | None = None) -> None:
+    """Record the page's console messages and uncaught errors in ``sink`` (and ``log``).
+
+    JupyterLab swallows errors raised inside widget views (a Plotly view failing to apply an
+    update only shows here), so every browser test keeps this record and prints it on failure.
+    """
+
+    def record(line: str) -> None:
+        sink.append(line)
+        if log is not None:
+            with log.open("a") as out:
+                out.write(line + "\n")
+
+    page.on("console", lambda m: record(f"console.{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: record(f"pageerror: {e}"))
+
+
 def plots(page: Any) -> list[dict[str, Any]]:
     """Every Plotly chart of the visible notebook, read from the DOM (see PLOTS_JS)."""
     result: list[dict[str, Any]] = page.evaluate(PLOTS_JS)

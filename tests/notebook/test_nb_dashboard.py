@@ -49,6 +49,8 @@ async def test_dashboard_fills_adds_a_market_pauses_and_replaces() -> None:
             assert list(board.charts) == [first, second, third]
             assert len(board.chart_box.children) == 3
             added = board.charts[third][0]
+            # No page answers here: after FIRST_ACK_TIMEOUT the dashboard opens figures at once.
+            await wait_until(lambda: added.figure.comm is not None, 30)
             await wait_until(lambda: len(added.figure.data[0].y) > 0, 20)
             assert added.running
 
