@@ -490,6 +490,21 @@ class _WLastTradePrice(msgspec.Struct, gc=False, tag_field="event_type", tag="la
     transaction_hash: str | None = None
 
 
+class _WFastLastTradePrice(msgspec.Struct, gc=False):
+    # _WLastTradePrice for the fast path in receive(): a single tagged struct would accept a
+    # missing tag, which the union (the general path) refuses, so the tag is a required field
+    # here, checked wherever it appears (as the PriceChange fast path does).
+    event_type: Literal["last_trade_price"]
+    asset_id: str
+    market: str
+    price: str
+    size: str
+    side: str | None = None
+    timestamp: _Ts = None
+    fee_rate_bps: str | None = None
+    transaction_hash: str | None = None
+
+
 class _WBestBidAsk(msgspec.Struct, gc=False, tag_field="event_type", tag="best_bid_ask"):
     asset_id: str
     market: str
@@ -643,17 +658,28 @@ _decode_ms = msgspec.json.Decoder(
 # The fast paths count frames above this unit and their characters below it, in one number
 # (no run receives 2**64 characters).
 _ONE_FRAME: Final = 1 << 64
-# The fast paths' look at a frame's third-last item (the char before '"}'), which is a str of
-# a str frame and an int of a bytes frame: e ends "price_change", k ends "book".
+# The fast paths' look at a frame's fourth-last item (the char two before '"}'), which is a
+# str of a str frame and an int of a bytes frame: g in "price_change", c in "last_trade_price",
+# o in "book". One dict lookup picks the one decoder likely to accept the frame; a wrong guess
+# (e.g. "tick_size_change" also ends in "ge") only costs a refusal, then the union decides.
 _PC: Final = 1
 _BOOK: Final = 2
-_TAIL_KIND: Final[dict[str | int, int]] = {"e": _PC, ord("e"): _PC, "k": _BOOK, ord("k"): _BOOK}
+_LTP: Final = 3
+_TAIL_KIND: Final[dict[str | int, int]] = {
+    "g": _PC,
+    ord("g"): _PC,
+    "o": _BOOK,
+    ord("o"): _BOOK,
+    "c": _LTP,
+    ord("c"): _LTP,
+}
 _OPEN: Final = frozenset({"{", ord("{")})
 _force_setattr = msgspec.structs.force_setattr
 _decode_event = msgspec.json.Decoder(_Wire).decode
 # A single tagged struct checks the tag when present and accepts it missing: the general path
 # infers such an object to be a book too (§3.4) when its fields make one.
 _decode_book = msgspec.json.Decoder(_WBook).decode
+_decode_fast_ltp = msgspec.json.Decoder(_WFastLastTradePrice).decode
 _decode_items = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode_probe = msgspec.json.Decoder(_Probe).decode
 _decode_any = msgspec.json.Decoder().decode
@@ -858,7 +884,7 @@ def _tick_size_change(w: _WTickSizeChange) -> TickSizeChange:
     )
 
 
-def _last_trade_price(w: _WLastTradePrice) -> Trade:
+def _last_trade_price(w: _WLastTradePrice | _WFastLastTradePrice) -> Trade:
     try:  # inlined usual case of timestamp_ns(): a millisecond JSON integer string
         ts_ns = _decode_ms(w.timestamp) * 1_000_000  # type: ignore[arg-type]
     except _FAST_ERRORS:
@@ -1021,11 +1047,12 @@ class _ClobDecoder(FrameDecoder):
         # texts, drops, ...) takes the general path, which then does all the work and counting
         # itself. A str of n chars is at most 4n UTF-8 bytes, so it cannot be oversized when
         # 4n fits (_max_str_chars); bytes are held to the same bound.
-        if (size := len(frame)) <= self._max_str_chars and size > 2:
+        if (size := len(frame)) <= self._max_str_chars and size > 3:
             cls = frame.__class__
             if cls is str or (cls is bytes and frame.isascii()):
-                # The char before '"}': e of "price_change"}, k of "book"} (an int in bytes).
-                tail = _TAIL_KIND.get(frame[-3])
+                # Two chars before '"}': g of "price_change"}, c of "last_trade_price"},
+                # o of "book"} (an int in bytes).
+                tail = _TAIL_KIND.get(frame[-4])
                 if tail == _PC:  # likely a price_change
                     try:
                         event = _decode_fast_pc(frame)
@@ -1042,9 +1069,13 @@ class _ClobDecoder(FrameDecoder):
                             return [event]
                 if frame[0] in _OPEN:  # any other object: the union (or the book), converted
                     try:
-                        # A live book ends with its tag, which the union would have to scan for.
-                        wire = (_decode_book if tail == _BOOK else _decode_event)(frame)
-                        other = _CONVERT[wire.__class__](wire)
+                        other: Event
+                        if tail == _LTP:  # its own decoder: no scan for the tag, no union
+                            other = _last_trade_price(_decode_fast_ltp(frame))
+                        else:
+                            # A live book ends with its tag, which the union would scan for.
+                            wire = (_decode_book if tail == _BOOK else _decode_event)(frame)
+                            other = _CONVERT[wire.__class__](wire)
                     except Exception:  # refused, unknown or odd: the general path sorts it out
                         return FrameDecoder.receive(self, frame)
                     kind = other.kind

@@ -839,6 +839,12 @@ def test_stats_add_up_across_fast_and_general_paths() -> None:
     assert decoder.stats().events_by_kind["price_change"] == 4
 
 
+_LTP_TAG_LAST = (
+    '{"asset_id":"1","market":"0xm","price":"0.456","size":"219.2","fee_rate_bps":"0",'
+    '"side":"BUY","timestamp":"1750428146322","transaction_hash":"0xeee",'
+    '"event_type":"last_trade_price"}'
+)
+
 FAST_PATH_VARIANTS = {
     "doc": doc_frame("server_price_change"),
     "spaced": json.dumps(json.loads(doc_frame("server_price_change")), separators=(", ", ":")),
@@ -903,6 +909,22 @@ FAST_PATH_VARIANTS = {
     ),
     # Other single objects take the union (or, for a live book, the book decoder) inline.
     "trade": doc_frame("server_last_trade_price"),
+    # A last_trade_price with its tag last takes its own decoder (the frame ends in "ce"}).
+    "trade, tag last": _LTP_TAG_LAST,
+    "trade, tag last, spaced": json.dumps(json.loads(_LTP_TAG_LAST), separators=(", ", ":")),
+    "trade, tag last, lower-case side": _LTP_TAG_LAST.replace('"BUY"', '"buy"'),
+    "trade, tag last, bad side": _LTP_TAG_LAST.replace('"BUY"', '"LONG"'),
+    "trade, tag last, no side": _LTP_TAG_LAST.replace('"side":"BUY",', ""),
+    "trade, tag last, seconds": _LTP_TAG_LAST.replace("1750428146322", "1750428146"),
+    "trade, tag last, timestamp null": _LTP_TAG_LAST.replace('"1750428146322"', "null"),
+    "trade, tag last, tag twice": _LTP_TAG_LAST.replace(
+        '{"asset_id"', '{"event_type":"book","asset_id"'
+    ),
+    "trade, tag last, no price": _LTP_TAG_LAST.replace('"price":"0.456",', ""),
+    "untagged trade, ends in ce": _LTP_TAG_LAST.replace('"event_type"', '"note"'),
+    "other kind, ends in ce": (
+        '{"event_type":"best_bid_ask","asset_id":"1","market":"0xm","note":"last_trade_price"}'
+    ),
     "tick size change": doc_frame("server_tick_size_change"),
     "best bid/ask": doc_frame("server_best_bid_ask"),
     "initial book": book_frame(),
