@@ -364,7 +364,19 @@ def os_threads() -> int:
 
 
 def peak_rss() -> int:
-    """The kernel's record of this process's peak RSS (catches peaks between samples)."""
+    """The kernel's record of this process's peak RSS (catches peaks between samples).
+
+    /proc's ``VmHWM`` belongs to this process's own memory map. ``ru_maxrss`` does not do:
+    Linux carries it across fork+exec, so a soak started by a big parent (pytest, ~4.5 GB
+    after the whole suite in CI) reported the parent's peak as its own.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
