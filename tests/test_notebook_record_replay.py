@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests._nb_outputs import WIDGET_VIEW
+from tests._nb_outputs import cell_errors as _errors
+from tests._nb_outputs import cell_text as _text
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "03_record_replay_export.ipynb"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PLOTLY = "application/vnd.plotly.v1+json"
-
-
-def _text(cell: Any) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream":
-            parts.append(output["text"])
-        elif "data" in output:
-            parts.append(output["data"].get("text/plain", ""))
-    return "".join(parts)
-
-
-def _errors(cell: Any) -> list[str]:
-    return [
-        output.get("ename", "") + ": " + output.get("evalue", "")
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]
 
 
 def _number(pattern: str, text: str) -> int:

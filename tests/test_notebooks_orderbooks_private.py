@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 from polyresearch.simulator.server import demo_credentials
+from tests._nb_outputs import WIDGET_VIEW
+from tests._nb_outputs import cell_text as _text
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PLOTLY = "application/vnd.plotly.v1+json"
 
 
@@ -39,16 +40,6 @@ def _run(name: str) -> tuple[Any, list[Any]]:
             # Host-side pause with no request in flight: the kernel idles, its loop runs on.
             time.sleep(0.3)
     return nb, [nb.cells[i] for i in code]
-
-
-def _text(cell: Any) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream":
-            parts.append(output["text"])
-        elif "data" in output:
-            parts.append(output["data"].get("text/plain", ""))
-    return "".join(parts)
 
 
 def _errors(cells: list[Any]) -> list[str]:
