@@ -36,6 +36,8 @@ from hypothesis import strategies as st
 from polyresearch.protocol.base import DROP_REASONS, FrameDecoder
 from polyresearch.protocol.clob import ClobMarketDecoder, ClobUserDecoder, timestamp_ns
 from polyresearch.protocol.events import BookSnapshot, Dropped, Event
+from tests._json_paths import json_paths as _paths
+from tests._json_paths import replace_at as _replace
 
 DATA = Path(__file__).parent.parent / "data" / "clob"
 EVENT_TYPES = Event.__args__
@@ -270,27 +272,6 @@ JSON_VALUES = st.recursive(
 )
 # Smaller values for objects that already draw many keys (keeps generation cheap).
 SMALL_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=2), max_leaves=3)
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _paths(item, (*prefix, index))
-
-
-def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    head, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        return {**value, head: _replace(value[head], rest, new)}
-    copy = list(value)
-    copy[head] = _replace(copy[head], rest, new)
-    return copy
 
 
 @st.composite

@@ -42,6 +42,8 @@ from polyresearch.simulator import Simulator
 from polyresearch.simulator import us_wire as w
 from polyresearch.simulator.faults import LinkInfo
 from polyresearch.simulator.us_auth import sign_headers
+from tests._json_paths import json_paths as _paths
+from tests._json_paths import replace_at as _replace
 
 #: Frames (or requests) fed per test in this module, printed at the end with ``-s``.
 FED: Counter[str] = Counter()
@@ -189,27 +191,6 @@ json_values = st.recursive(
 def dumps(value: Any) -> str:
     # ensure_ascii=False: lone surrogates reach the parser as such (escaped ones too, below).
     return json.dumps(value, ensure_ascii=False)
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _paths(item, (*prefix, index))
-
-
-def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    head, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        return {**value, head: _replace(value[head], rest, new)}
-    copy = list(value)
-    copy[head] = _replace(copy[head], rest, new)
-    return copy
 
 
 def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
