@@ -107,17 +107,20 @@ def test_thread_mode_reads_are_consistent_without_a_user_lock() -> None:
         assert where == {runner._thread}  # never this (the caller's) thread
         assert versions[-1] > versions[0]  # data kept arriving during the reads
         # The runner reads the feed and the simulator's ground truth at one instant.
-        thread, rows, height, truth_books = runner.read(
+        thread, rows, height, truth_books, listed_tokens = runner.read(
             lambda: (
                 threading.current_thread(),
                 len(feed.tables.book_updates),
                 feed.tables.book_updates.to_polars().height,
                 len(sim.books()),
+                sum(len(m.token_ids) for m in sim.markets(include_resolved=True)),
             )
         )
         assert thread is runner._thread
         assert rows == height
-        assert truth_books == 8
+        # One book per listed token, counted at the same instant (markets open as the model
+        # runs: 4 markets at the start, more later).
+        assert truth_books == listed_tokens >= 8
         pandas = feed.snapshot("trades", kind="pandas")["trades"]
         assert list(pandas.columns) == list(feed.tables.trades.schema.names)
         with pytest.raises(polyresearch.ConfigError):
