@@ -83,6 +83,8 @@ TakerSide = Literal["buy", "sell"]
 OrderKind = Literal["placement", "update", "cancellation"]
 OrderStatus = Literal["live", "matched", "canceled", "canceled_market_resolved"]
 FillStatus = Literal["MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"]
+#: Fill statuses that never change again.
+_SETTLED: Final = frozenset({"CONFIRMED", "FAILED"})
 Role = Literal["maker", "taker"]
 
 #: The two simulated accounts, one per venue front-end.
@@ -329,6 +331,10 @@ class Account:
     positions: dict[str, Decimal] = field(default_factory=dict)
     orders: OrderIndex = field(default_factory=OrderIndex)
     fills: dict[str, AccountFill] = field(default_factory=dict)
+    #: Finished orders and settled fills dropped, oldest first, to hold each of ``orders`` and
+    #: ``fills`` to ``ModelConfig.max_account_history`` (a simulator may run all day).
+    evicted_orders: int = 0
+    evicted_fills: int = 0
 
     def open_orders(self) -> list[AccountOrder]:
         """Orders still resting in a book, in placement order."""
@@ -518,6 +524,10 @@ class ModelConfig:
     initial_balance: Decimal = Decimal(10_000)
     #: Trades kept in the ground-truth trade log (oldest dropped first).
     max_trade_log: int = 1_000_000
+    #: Orders, and fills, kept per account. Past it the oldest finished orders (not live, no
+    #: fill still settling) and settled fills (CONFIRMED or FAILED) are dropped and counted in
+    #: ``Account.evicted_orders`` / ``evicted_fills``; live orders and settling fills stay.
+    max_account_history: int = 100_000
 
 
 # ---------------------------------------------------------------------------- internals
@@ -674,6 +684,10 @@ class MarketModel:
                 self._flow_cancel(state, out)
             else:
                 self._flow_trade(state, out, taker=None)
+        limit = cfg.max_account_history
+        for account in self.accounts.values():
+            if len(account.orders) > limit or len(account.fills) > limit:
+                self._trim_history(account, limit)
         return out
 
     def run(self, now_ms: Iterable[int]) -> list[Change]:
@@ -1376,6 +1390,35 @@ class MarketModel:
         account.fills[fill.trade_id] = fill
         out.append(Fill(self._now, account.name, fill))
         self._schedule(account.name, fill.trade_id)
+
+    @staticmethod
+    def _trim_history(account: Account, limit: int) -> None:
+        """Drop the oldest finished orders and settled fills down to 90% of ``limit``.
+
+        Trimming a tenth below the limit makes the scan rare (once per ``limit / 10`` fills).
+        A fill still settling may yet fail and then needs its order (``_run_settlements``), so
+        such orders stay, like live ones.
+        """
+        keep = limit - limit // 10
+        fills = account.fills
+        if len(fills) > keep:
+            settled = [trade_id for trade_id, fill in fills.items() if fill.status in _SETTLED][
+                : len(fills) - keep
+            ]
+            for trade_id in settled:
+                del fills[trade_id]
+            account.evicted_fills += len(settled)
+        orders = account.orders
+        if len(orders) > keep:
+            settling = {fill.order_id for fill in fills.values() if fill.status not in _SETTLED}
+            finished = [
+                order_id
+                for order_id, order in orders.items()
+                if order.status != "live" and order_id not in settling
+            ][: len(orders) - keep]
+            for order_id in finished:
+                del orders[order_id]
+            account.evicted_orders += len(finished)
 
     # ------------------------------------------------------------------ settlement
 

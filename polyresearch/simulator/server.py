@@ -337,6 +337,9 @@ class AccountView:
     positions: Mapping[str, Any]
     orders: tuple[AccountOrder, ...]
     fills: tuple[AccountFill, ...]
+    #: Finished orders and settled fills dropped to hold ``ModelConfig.max_account_history``.
+    evicted_orders: int = 0
+    evicted_fills: int = 0
 
     @property
     def open_orders(self) -> tuple[AccountOrder, ...]:
@@ -1158,6 +1161,8 @@ class Simulator:
             positions=MappingProxyType(dict(account.positions)),
             orders=tuple(account.orders.values()),
             fills=tuple(account.fills.values()),
+            evicted_orders=account.evicted_orders,
+            evicted_fills=account.evicted_fills,
         )
 
     def accounts(self) -> dict[str, AccountView]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import re
 from collections import Counter
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -265,3 +266,27 @@ def test_open_orders_index_equals_a_scan_of_every_order() -> None:
     assert order_id not in account.orders.live
     account.orders.update({order_id: order})
     assert (order_id in account.orders.live) == (order.status == "live")
+
+
+def test_account_history_is_bounded_and_evictions_are_counted() -> None:
+    """Past ``max_account_history`` the oldest finished orders and settled fills go, counted.
+
+    Live orders and fills still settling stay (a failing fill needs its order), and the same
+    run with a big limit keeps every one of them: the bound changes what is kept, not the flow.
+    """
+    config = ModelConfig(account_rate=0.3, settle_delay_ms=(1, 40), retry_rate=0.5, fail_rate=0.5)
+    small = MarketModel(seed=3, markets=3, config=replace(config, max_account_history=50))
+    big = MarketModel(seed=3, markets=3, config=config)
+    assert small.run(range(1, 20000)) == big.run(range(1, 20000))
+    for name, account in small.accounts.items():
+        full = big.accounts[name]
+        assert len(full.fills) > 100 and len(full.orders) > 100  # the bound had work to do
+        assert len(account.fills) <= 50 and len(account.orders) <= 50
+        assert account.evicted_fills == len(full.fills) - len(account.fills)
+        assert account.evicted_orders == len(full.orders) - len(account.orders)
+        # What is kept is what the unbounded run has, and the newest of it.
+        assert all(full.fills[t] == f for t, f in account.fills.items())
+        assert list(account.fills)[-1] == list(full.fills)[-1]
+        assert account.orders.live == full.orders.live
+        settling = [f for f in full.fills.values() if f.status not in ("CONFIRMED", "FAILED")]
+        assert all(account.fills[f.trade_id] == f for f in settling)
