@@ -30,12 +30,13 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from polyresearch.protocol.base import DROP_REASONS, FrameDecoder
 from polyresearch.protocol.clob import ClobMarketDecoder, ClobUserDecoder, timestamp_ns
 from polyresearch.protocol.events import BookSnapshot, Dropped, Event
+from tests._fuzz import fuzz
 from tests._json_paths import json_paths as _paths
 from tests._json_paths import replace_at as _replace
 
@@ -51,17 +52,6 @@ MUTATED = ("bytes", "truncate", "types")
 GENERATED = ("bulk_generated", "vocabulary", "random")
 #: The issue's floor for the default CI run, per venue and per family.
 MIN_FRAMES = 10_000
-
-_BASE = settings(
-    deadline=None,
-    database=None,  # keep the work tree clean; a failure prints its reproduction blob
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
-
-def fuzz(examples: int) -> settings:
-    """Settings for ``examples`` examples with no deadline."""
-    return settings(_BASE, max_examples=examples)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -23,12 +23,13 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from polyresearch.protocol.base import DROP_REASONS, FrameDecoder
 from polyresearch.protocol.events import BookSnapshot, Dropped, Event, Level
 from polyresearch.protocol.us import UsMarketsDecoder, UsPrivateDecoder, parse_timestamp_ns
+from tests._fuzz import fuzz
 
 DATA = Path(__file__).parent.parent / "data" / "us"
 SEEDS: list[bytes] = [
@@ -45,17 +46,6 @@ MUTATED = ("bulk_mutations", "byte_mutations", "truncations", "type_swaps")
 GENERATED = ("bulk_generated", "known_key_objects", "json_values", "books")
 #: The issue's floor for the default CI run, per venue and per family.
 MIN_FRAMES = 10_000
-
-_FUZZ = settings(
-    deadline=None,
-    database=None,  # keep the work tree clean; failures print a reproduction blob
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
-
-def fuzz(examples: int) -> settings:
-    """Settings for a fuzz test running ``examples`` examples, with no deadline."""
-    return settings(_FUZZ, max_examples=examples)
 
 
 @pytest.fixture(scope="module", autouse=True)
