@@ -384,6 +384,21 @@ class _MarketData(msgspec.Struct, rename="camel", gc=False):
     transact_time: str | None = None
 
 
+_NULL: Final = Raw(b"null")
+
+
+class _MarketDataSides(msgspec.Struct, rename="camel", gc=False):
+    # The hot path's view of a marketData payload: each book side left as raw JSON, so a side
+    # byte-identical to the one last seen for its market is recognised with one comparison
+    # and not parsed again (most full books change one side, or nothing).
+    market_slug: str | None = None
+    bids: Raw = _NULL
+    offers: Raw = _NULL
+    state: str | None = None
+    stats: dict[str, Any] | None = None
+    transact_time: str | None = None
+
+
 class _MarketDataLite(msgspec.Struct, rename="camel", gc=False):
     market_slug: str | None = None
     current_px: _Amount | None = None
@@ -559,7 +574,7 @@ class _MarketsBookEnvelope(msgspec.Struct, rename="camel", gc=False):
     subscription_type: str | None = None
     heartbeat: Raw | UnsetType = UNSET
     error: Raw | UnsetType = UNSET
-    market_data: _MarketData | UnsetType | None = UNSET
+    market_data: _MarketDataSides | UnsetType | None = UNSET
 
 
 class _PrivateEnvelope(msgspec.Struct, rename="camel", gc=False):
@@ -887,7 +902,13 @@ class UsMarketsDecoder(_UsDecoder):
         self._market_data_lite = msgspec.json.Decoder(_MarketDataLite | None)
         self._trade = msgspec.json.Decoder(_Trade | None)
         self._book_envelope = msgspec.json.Decoder(_MarketsBookEnvelope)
+        self._book_side = msgspec.json.Decoder(list[_BookEntry] | None)
         self._checked = _Checked()
+        # Per market slug, each side's last raw JSON and its levels: the levels are a pure
+        # function of the raw text, so an identical side reuses them (the very same tuple, which
+        # also lets the book skip that side). Bounded: cleared when full.
+        self._last_bids: dict[str, tuple[Raw, tuple[Level, ...]]] = {}
+        self._last_offers: dict[str, tuple[Raw, tuple[Level, ...]]] = {}
 
     def _dispatch(self, text: str) -> list[Event]:
         try:
@@ -903,7 +924,9 @@ class UsMarketsDecoder(_UsDecoder):
                 and fast.heartbeat is UNSET
                 and fast.error is UNSET
             ):
-                return [self._book(data, self._checked)]
+                book = self._book_fast(data)
+                if book is not None:
+                    return [book]
         env = self._envelope.decode(text)
         # The SDK's order (W-mkts): heartbeat, error (key present, any value), data keys.
         if env.heartbeat is not UNSET:
@@ -920,9 +943,67 @@ class UsMarketsDecoder(_UsDecoder):
             return [self._public_trade(self._payload(env.trade, "trade", self._trade))]
         return self._unknown(text)
 
+    #: Markets remembered per side before the side caches are cleared.
+    MAX_CACHED_MARKETS: Final = 1 << 14
+
+    def _book_fast(self, data: _MarketDataSides) -> BookSnapshot | None:
+        """The hot path: a book whose sides are parsed only when they changed.
+
+        Returns ``None`` when the payload needs the general path (which finds and reports
+        exactly what is wrong with it, as before this shortcut existed): both sides are
+        type-checked before either is validated further, as one decode of the whole payload
+        does.
+        """
+        slug = data.market_slug
+        if not slug:
+            return None
+        bids_raw, offers_raw = data.bids, data.offers
+        last_bids = self._last_bids.get(slug)
+        last_offers = self._last_offers.get(slug)
+        bids = last_bids[1] if last_bids is not None and last_bids[0] == bids_raw else None
+        asks = last_offers[1] if last_offers is not None and last_offers[0] == offers_raw else None
+        if bids is None or asks is None:
+            try:
+                bid_entries = None if bids is not None else self._book_side.decode(bids_raw)
+                ask_entries = None if asks is not None else self._book_side.decode(offers_raw)
+            except msgspec.DecodeError:
+                return None
+            if bids is None:
+                bids = _levels(bid_entries, "bid", self._checked, descending=True)
+                self._remember(self._last_bids, slug, bids_raw, bids)
+            if asks is None:
+                asks = _levels(ask_entries, "offer", self._checked, descending=False)
+                self._remember(self._last_offers, slug, offers_raw, asks)
+        return self._snapshot(data, slug, bids, asks)
+
+    def _remember(
+        self,
+        cache: dict[str, tuple[Raw, tuple[Level, ...]]],
+        slug: str,
+        raw: Raw,
+        levels: tuple[Level, ...],
+    ) -> None:
+        if len(cache) >= self.MAX_CACHED_MARKETS and slug not in cache:
+            cache.clear()
+        cache[slug] = (raw, levels)
+
     @staticmethod
     def _book(data: _MarketData, checked: _Checked) -> BookSnapshot:
         slug = _required(data.market_slug, "marketData.marketSlug")
+        return UsMarketsDecoder._snapshot(
+            data,
+            slug,
+            _levels(data.bids, "bid", checked, descending=True),
+            _levels(data.offers, "offer", checked, descending=False),
+        )
+
+    @staticmethod
+    def _snapshot(
+        data: _MarketData | _MarketDataSides,
+        slug: str,
+        bids: tuple[Level, ...],
+        asks: tuple[Level, ...],
+    ) -> BookSnapshot:
         stats = data.stats
         # stats is passed through as sent; its last trade price is surfaced when well formed,
         # and a malformed one costs only that field, not the book.
@@ -935,8 +1016,8 @@ class UsMarketsDecoder(_UsDecoder):
             venue="us",
             market=slug,
             asset_id=slug,
-            bids=_levels(data.bids, "bid", checked, descending=True),
-            asks=_levels(data.offers, "offer", checked, descending=False),
+            bids=bids,
+            asks=asks,
             ts_ns=_timestamp(data.transact_time, "transactTime"),
             timestamp=_text(data.transact_time),
             last_trade_price=last_value,

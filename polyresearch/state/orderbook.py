@@ -83,8 +83,10 @@ class OrderBook:
 
     __slots__ = (
         "_ask_best",
+        "_ask_src",
         "_asks",
         "_bid_best",
+        "_bid_src",
         "_bids",
         "_counts",
         "asset_id",
@@ -109,6 +111,11 @@ class OrderBook:
         # Best keys tracked incrementally: a rescan happens only when the best level goes away.
         self._bid_best: int | None = None
         self._ask_best: int | None = None
+        # The snapshot level tuples each side was last built from, while nothing else changed
+        # it: a decoder that hands over the same tuple again (the US decoder does for a side
+        # identical to the last one) gets that side kept as is, with nothing to diff.
+        self._bid_src: tuple[Level, ...] | None = None
+        self._ask_src: tuple[Level, ...] | None = None
         # snapshots, applied, dropped_empty, ignored_terminal, bbo_checks, bbo_mismatches
         self._counts = [0, 0, 0, 0, 0, 0]
 
@@ -145,15 +152,27 @@ class OrderBook:
         if status is _TERMINAL:
             self._counts[3] += 1
             return None
-        bids = _side(snapshot.bids)
-        asks = _side(snapshot.asks)
+        bid_levels, ask_levels = snapshot.bids, snapshot.asks
         changed: list[tuple[BookSide, str, str]] | None = None
         if status is _LIVE:
-            changed = _diff("bid", self._bids, bids) + _diff("ask", self._asks, asks)
-        self._bids = bids
-        self._asks = asks
-        self._bid_best = max(bids) if bids else None
-        self._ask_best = min(asks) if asks else None
+            changed = []
+            if bid_levels is not self._bid_src:
+                bids = _side(bid_levels)
+                changed += _diff("bid", self._bids, bids)
+                self._bids = bids
+                self._bid_best = max(bids) if bids else None
+            if ask_levels is not self._ask_src:
+                asks = _side(ask_levels)
+                changed += _diff("ask", self._asks, asks)
+                self._asks = asks
+                self._ask_best = min(asks) if asks else None
+        else:
+            self._bids = bids = _side(bid_levels)
+            self._asks = asks = _side(ask_levels)
+            self._bid_best = max(bids) if bids else None
+            self._ask_best = min(asks) if asks else None
+        self._bid_src = bid_levels
+        self._ask_src = ask_levels
         if snapshot.market:
             self.market = snapshot.market
         if snapshot.tick_size is not None:
@@ -188,6 +207,7 @@ class OrderBook:
         # The change names its side as the wire does: BUY is a bid level, SELL an ask level.
         if change.side == "BUY":
             book = self._bids
+            self._bid_src = None  # the side no longer is the last snapshot's
             if size == "0" or (size[:1] in "0." and _is_zero(size)):
                 if book.pop(key, None) is not None and key == self._bid_best:
                     self._bid_best = max(book) if book else None
@@ -198,6 +218,7 @@ class OrderBook:
                     self._bid_best = key
         else:
             book = self._asks
+            self._ask_src = None
             if size == "0" or (size[:1] in "0." and _is_zero(size)):
                 if book.pop(key, None) is not None and key == self._ask_best:
                     self._ask_best = min(book) if book else None
@@ -237,6 +258,7 @@ class OrderBook:
         key = price_key(price)
         if side == "bid":
             book, best = self._bids, self._bid_best
+            self._bid_src = None
             if _is_zero(size):
                 if book.pop(key, None) is not None and key == best:
                     self._bid_best = max(book) if book else None
@@ -246,6 +268,7 @@ class OrderBook:
                     self._bid_best = key
         else:
             book, best = self._asks, self._ask_best
+            self._ask_src = None
             if _is_zero(size):
                 if book.pop(key, None) is not None and key == best:
                     self._ask_best = min(book) if book else None
@@ -283,6 +306,7 @@ class OrderBook:
         self._bids.clear()
         self._asks.clear()
         self._bid_best = self._ask_best = None
+        self._bid_src = self._ask_src = None
         self.status = BookStatus.EMPTY
 
     # Public methods for reading the book.

@@ -112,16 +112,27 @@ class AccountState:
         open_orders: order id → the latest update of every order still open.
         positions: market → the latest position update.
         balances: currency → current balance.
+        fills: the account's trades seen, each counted once: the CLOB re-sends a trade on
+            every status change (``MATCHED``, ``MINED``, ``CONFIRMED``…), and those
+            settlement updates are counted in ``fill_updates`` instead.
+        fill_updates: trade messages for a trade already counted (status changes).
         continuous: False once a reconnect happened: venues replay no history, so orders,
             fills or balance changes during the gap are not in this state (reconcile over REST).
     """
+
+    #: Trade ids remembered to count each trade once.
+    MAX_TRADE_IDS: Final = 100_000
 
     def __init__(self) -> None:
         self.open_orders: dict[str, OrderUpdate] = {}
         self.positions: dict[str, PositionUpdate] = {}
         self.balances: dict[str, float | None] = {}
         self.fills: int = 0
+        self.fill_updates: int = 0
         self.continuous = True
+        # Trade ids already counted, oldest first; bounded (an id evicted and re-sent much
+        # later would count twice, which needs MAX_TRADE_IDS newer trades in between).
+        self._trade_ids: dict[str, None] = {}
 
     def apply(self, event: Event) -> None:
         """Apply one private event."""
@@ -131,7 +142,14 @@ class AccountState:
             for order in event.orders:
                 self._order(order)
         elif isinstance(event, UserTrade):
-            self.fills += 1
+            ids = self._trade_ids
+            if event.trade_id in ids:
+                self.fill_updates += 1
+            else:
+                if len(ids) >= self.MAX_TRADE_IDS:
+                    del ids[next(iter(ids))]
+                ids[event.trade_id] = None
+                self.fills += 1
         elif isinstance(event, PositionUpdate):
             self.positions[event.market] = event
         elif isinstance(event, BalanceSnapshot):

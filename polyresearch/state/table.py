@@ -1228,11 +1228,11 @@ def _chart_array(column: Column, raw: Array, values: Mapping[str, list[str]]) ->
 
 
 def _polars_series(column: Column, raw: Array, values: Mapping[str, list[str]]) -> pl.Series:
+    # polars only, no pyarrow: pyarrow's pa.array() imports pandas on first use (its pandas
+    # shim), which made the first to_polars() of a session stall the kernel's loop for seconds.
     import polars as pl
-    import pyarrow as pa  # type: ignore[import-untyped]
 
     name, kind = column.name, column.kind
-    series: pl.Series
     if kind == "float64":
         return pl.Series(name, raw, nan_to_null=column.nullable)
     if kind == "timestamp":
@@ -1240,21 +1240,27 @@ def _polars_series(column: Column, raw: Array, values: Mapping[str, list[str]]) 
         return pl.Series(name, raw.view("datetime64[ns]")).dt.replace_time_zone("UTC")
     if kind == "category":
         codes, categories = _categories(raw, values[name])
-        nulls = codes < 0
-        indices = pa.array(codes, mask=nulls if nulls.any() else None)
-        dictionary = pa.DictionaryArray.from_arrays(indices, pa.array(categories, pa.string()))
-        series = cast("pl.Series", pl.from_arrow(dictionary))
-        return series.alias(name)
+        return pl.Series(name, categories, dtype=pl.Categorical).gather(
+            _with_nulls(codes, codes < 0)
+        )
     if kind == "int64":
         nulls = raw == NULL_INT
         plain = raw
     else:
         nulls = raw < 0
         plain = raw > 0
-    if not column.nullable or not nulls.any():
+    if not column.nullable:
         return pl.Series(name, plain)
-    series = cast("pl.Series", pl.from_arrow(pa.array(plain, mask=nulls)))
-    return series.alias(name)
+    return _with_nulls(plain, nulls).alias(name)
+
+
+def _with_nulls(values: Array, nulls: npt.NDArray[np.bool_]) -> pl.Series:
+    """A polars Series of ``values`` with nulls where ``nulls`` is set."""
+    import polars as pl
+
+    series = pl.Series(values)
+    where = np.flatnonzero(nulls)
+    return series.scatter(where, None) if len(where) else series
 
 
 def _pandas_array(column: Column, raw: Array, values: Mapping[str, list[str]]) -> Any:

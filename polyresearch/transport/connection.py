@@ -10,7 +10,9 @@ that tells transient failures from fatal ones:
 
 - HTTP 401/403 on the upgrade → :class:`~polyresearch.errors.AuthError`, fatal (retrying
   cannot help; the message names the status, never a secret);
-- HTTP 429 → transient, with an extra ``rate_limit_delay`` before the next attempt;
+- HTTP 429 → transient, with an extra pause before the next attempt: the response's
+  ``Retry-After`` (seconds or an HTTP date) when it has a valid one, capped at
+  :data:`MAX_RETRY_AFTER`, else ``rate_limit_delay``;
 - network errors, timeouts, 5xx → transient.
 
 Receive path: websockets parses frames (sans-I/O), but complete, unfragmented TEXT/BINARY
@@ -48,6 +50,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import datetime
+import email.utils
 import logging
 import time
 import weakref
@@ -86,6 +90,9 @@ ConnectionState = Literal["idle", "connecting", "connected", "backoff", "stopped
 DEFAULT_HEARTBEAT_INTERVAL: Final = 10.0
 DEFAULT_STALE_AFTER: Final = 30.0
 DEFAULT_RATE_LIMIT_DELAY: Final = 30.0
+#: The longest pause a 429's ``Retry-After`` can impose (a bogus huge value must not park a
+#: feed for days).
+MAX_RETRY_AFTER: Final = 600.0
 #: A connection that dropped sooner than this after opening counts as a failed attempt, so a
 #: server that accepts and drops at once cannot put us in a tight reconnect loop.
 MIN_HEALTHY_SECONDS: Final = 5.0
@@ -321,7 +328,7 @@ class _Connect(connect):
         owner = self._owner
         if owner._rate_limited:
             owner._rate_limited = False
-            await asyncio.sleep(owner.rate_limit_delay)
+            await asyncio.sleep(owner._rate_limit_wait)
         owner._set_state("connecting")
         self.additional_headers = owner.hooks.headers()
         connection = await super().create_connection()
@@ -342,7 +349,7 @@ class Connection:
         max_frame_bytes: frames up to twice this size reach the decoder (which drops what is
             over its own limit, counted); larger ones close the socket (1009) and reconnect, so
             memory stays bounded.
-        rate_limit_delay: extra seconds to wait after an HTTP 429.
+        rate_limit_delay: extra seconds to wait after an HTTP 429 without a valid Retry-After.
         open_timeout: seconds allowed for one connect + handshake.
         tap: an optional observer of raw frames.
     """
@@ -377,6 +384,8 @@ class Connection:
         self._ws: ClientConnection | None = None
         self._stopping = False
         self._rate_limited = False
+        #: The pause before the attempt after a 429 (Retry-After, or rate_limit_delay).
+        self._rate_limit_wait = rate_limit_delay
         # epoch, connects, reconnects, stale, failed, rate_limited, frames_in, bytes_in,
         # frames_out, hook_errors, frames_queued, frames_deferred
         self._counts = [0] * 12
@@ -519,7 +528,9 @@ class Connection:
             if status == 429:
                 self._counts[5] += 1
                 self._rate_limited = True
-                self._set_state("backoff", "HTTP 429")
+                wait = retry_after_seconds(exc.response.headers.get("Retry-After"))
+                self._rate_limit_wait = self.rate_limit_delay if wait is None else wait
+                self._set_state("backoff", f"HTTP 429, retrying in {self._rate_limit_wait:g} s")
                 return None
             if status >= 500:
                 self._set_state("backoff", f"HTTP {status}")
@@ -673,6 +684,32 @@ class Connection:
             except Exception:
                 self._counts[9] += 1
                 logger.exception("%s: state hook failed", self.name)
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header, capped at :data:`MAX_RETRY_AFTER`.
+
+    Takes delta-seconds (``"120"``) or an HTTP date (RFC 9110 §10.2.3); a date in the past
+    means 0. Returns ``None`` for a missing or malformed value (the caller's default applies).
+
+    Example:
+        >>> retry_after_seconds("7"), retry_after_seconds("99999"), retry_after_seconds("soon")
+        (7.0, 600.0, None)
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit() and text.isascii():
+        seconds = float(text)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT
+            when = when.replace(tzinfo=datetime.UTC)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _venue_reason(body: bytes | None) -> str:

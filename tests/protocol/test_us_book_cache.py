@@ -142,3 +142,79 @@ def test_sides_equal_an_exact_stable_decimal_sort(
     event = book(_DECODER, frame(bids, offers))
     assert pairs(event.bids) == sorted(bids, key=lambda lv: Decimal(lv[0]), reverse=True)
     assert pairs(event.asks) == sorted(offers, key=lambda lv: Decimal(lv[0]))
+
+
+def test_an_unchanged_side_is_the_same_tuple_and_a_changed_one_is_parsed() -> None:
+    """Per market, a side byte-identical to its last one comes back as the same levels object
+    (nothing parsed again); any change, another market or another decoder parses afresh."""
+    decoder = UsMarketsDecoder()
+    bids, offers = [("0.48", "10"), ("0.47", "5")], [("0.52", "7")]
+    first = book(decoder, frame(bids, offers))
+    again = book(decoder, frame(bids, offers))
+    assert again.bids is first.bids and again.asks is first.asks
+    moved = book(decoder, frame(bids, [("0.51", "2"), ("0.52", "7")]))
+    assert moved.bids is first.bids
+    assert pairs(moved.asks) == [("0.51", "2"), ("0.52", "7")]
+    back = book(decoder, frame(bids, offers))
+    assert pairs(back.asks) == [("0.52", "7")] and back.bids is first.bids
+    other = json.loads(frame(bids, offers))
+    other["marketData"]["marketSlug"] = "other"
+    elsewhere = book(decoder, json.dumps(other))
+    assert elsewhere.bids is not first.bids and pairs(elsewhere.bids) == bids
+    assert book(UsMarketsDecoder(), frame(bids, offers)).bids is not first.bids
+
+
+def test_the_side_cache_never_hides_a_bad_frame_or_changes_a_drop() -> None:
+    """A cached side does not make a bad frame good: a broken other side, slug or time still
+    drops it, with the same reason and detail a fresh decoder gives."""
+    bids = [("0.48", "10")]
+    good = frame(bids, [("0.52", "7")])
+    bad_frames = [
+        frame(bids, [("0.52", "7")], transactTime="yesterday"),
+        json.dumps(
+            {
+                "marketData": {
+                    "marketSlug": "m",
+                    "bids": [{"px": {"value": "0.48"}, "qty": "10"}],
+                    "offers": "nope",
+                }
+            }
+        ),
+        json.dumps(
+            {
+                "marketData": {
+                    "marketSlug": "m",
+                    "bids": [{"px": {"value": "0.48"}, "qty": "10"}],
+                    "offers": [{"qty": "1"}],
+                }
+            }
+        ),
+        json.dumps(
+            {
+                "marketData": {
+                    "marketSlug": "m",
+                    "bids": [{"px": {"value": "x"}, "qty": "10"}],
+                    "offers": [{"px": {"value": "0.5"}, "qty": [1]}],
+                }
+            }
+        ),
+        json.dumps({"marketData": {"bids": [{"px": {"value": "0.48"}, "qty": "10"}]}}),
+    ]
+    for bad in bad_frames:
+        warm = UsMarketsDecoder()
+        book(warm, good)  # bids of "m" cached
+        [cached] = warm.receive(bad)
+        [fresh] = UsMarketsDecoder().receive(bad)
+        assert isinstance(cached, Dropped) and isinstance(fresh, Dropped), bad
+        assert (cached.reason, cached.detail) == (fresh.reason, fresh.detail), bad
+        assert pairs(book(warm, good).bids) == bids  # and the good book still decodes
+
+
+def test_the_side_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(UsMarketsDecoder, "MAX_CACHED_MARKETS", 4)
+    decoder = UsMarketsDecoder()
+    for i in range(10):
+        data = json.loads(frame([("0.4", str(i + 1))], []))
+        data["marketData"]["marketSlug"] = f"m{i}"
+        assert pairs(book(decoder, json.dumps(data)).bids) == [("0.4", str(i + 1))]
+    assert len(decoder._last_bids) <= 4 and len(decoder._last_offers) <= 4

@@ -146,3 +146,32 @@ def test_incremental_best_equals_full_scan(seed: int, steps: int) -> None:
         assert ok
     assert book.stats().bbo_mismatches == 0
     assert book.status is BookStatus.LIVE
+
+
+def test_replace_with_the_same_side_tuple_keeps_that_side_and_reports_only_real_changes() -> None:
+    """A decoder may hand over the very tuple of the last snapshot for an unchanged side (the
+    US one does): that side is kept, the other is diffed; a level change in between means the
+    tuple no longer describes the side, so it is rebuilt."""
+    book = OrderBook("tok")
+    bids = (Level("0.48", "10"), Level("0.47", "5"))
+    first = BookSnapshot(
+        kind="market_data", venue="us", market="m", asset_id="tok", bids=bids, asks=()
+    )
+    assert book.replace(first) is None
+    asks = (Level("0.52", "7"),)
+    second = BookSnapshot(
+        kind="market_data", venue="us", market="m", asset_id="tok", bids=bids, asks=asks
+    )
+    assert book.replace(second) == [("ask", "0.52", "7")]
+    assert book.top() == (("0.48", "10"), ("0.52", "7"))
+    # A change to the bids, then the old bids tuple again: the change must be undone.
+    book.apply_change(_change("bid", "0.49", "3", None, None))
+    assert book.best_bid() == ("0.49", "3")
+    assert book.replace(second) == [("bid", "0.49", "0")]
+    assert book.best_bid() == ("0.48", "10")
+    book.set_level("ask", "0.51", "1")
+    assert book.replace(second) == [("ask", "0.51", "0")]
+    # After invalidate (reconnect) the book is EMPTY and the same tuples rebuild it fully.
+    book.invalidate()
+    assert book.replace(second) is None
+    assert book.levels("bid") == [("0.48", "10"), ("0.47", "5")]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from polyresearch.protocol.events import BookSnapshot, Level, LevelChange, PriceChange, Trade
 from polyresearch.state.books import BookSet
 from polyresearch.state.orderbook import BookStatus
@@ -142,3 +144,37 @@ def test_rows_rebuild_the_local_books_over_a_random_stream() -> None:
         assert rebuilt[asset] == _local(store, asset)
     assert store.books.stats().snapshots == books + 2
     assert store.books.stats().changes_applied == changes
+
+
+def test_account_fills_count_trades_not_their_settlement_updates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CLOB re-sends a trade on every status change: 3 trades x 4 statuses are 3 fills."""
+    from polyresearch.protocol.events import UserTrade
+    from polyresearch.state.store import AccountState
+
+    def trade(trade_id: str, status: str) -> UserTrade:
+        return UserTrade(
+            kind="trade",
+            venue="clob",
+            trade_id=trade_id,
+            market="0xm",
+            asset_id="tok",
+            side="buy",
+            price="0.5",
+            size="10",
+            status=status,
+        )
+
+    account = AccountState()
+    for status in ("MATCHED", "MINED", "CONFIRMED"):
+        for trade_id in ("t1", "t2", "t3"):
+            account.apply(trade(trade_id, status))
+    account.apply(trade("t2", "RETRYING"))
+    assert (account.fills, account.fill_updates) == (3, 7)
+    # Bounded memory: the oldest ids are forgotten past the limit, and counting goes on.
+    monkeypatch.setattr(AccountState, "MAX_TRADE_IDS", 2)
+    small = AccountState()
+    for trade_id in ("a", "b", "c", "c", "b"):
+        small.apply(trade(trade_id, "MATCHED"))
+    assert (small.fills, small.fill_updates, len(small._trade_ids)) == (3, 2, 2)

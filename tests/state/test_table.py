@@ -681,6 +681,28 @@ def test_importing_the_state_layer_stays_light() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_to_polars_imports_neither_pandas_nor_pyarrow() -> None:
+    """The first to_polars() of a session imports polars only (pyarrow's pa.array() used to
+    pull in pandas: seconds of stall on a kernel's loop), nulls of every kind included."""
+    code = (
+        "import sys\n"
+        "from polyresearch.state.table import Column, RollingTable, Schema\n"
+        "kinds = ('timestamp', 'category', 'float64', 'int64', 'bool')\n"
+        "schema = Schema('t', tuple(Column(k, k, nullable=True) for k in kinds))\n"
+        "table = RollingTable(schema, max_rows=10)\n"
+        "table.append_row((1, 'a', 0.5, 7, True))\n"
+        "table.append_row((None, None, None, None, None))\n"
+        "frame = table.to_polars()\n"
+        "print(frame.null_count().row(0) == (1,) * 5,\n"
+        "      [m for m in ('pandas', 'pyarrow') if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True []"
+
+
 def test_docstring_examples_run() -> None:
     """The examples in the module's docstrings are correct."""
     failures, tried = doctest.testmod(table_module, raise_on_error=False)

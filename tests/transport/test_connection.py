@@ -28,6 +28,7 @@ class Peer:
     connections: list[ServerConnection] = field(default_factory=list)
     headers_seen: list[Headers] = field(default_factory=list)
     refuse_with: int | None = None
+    retry_after: str | None = None
     answer_ping: bool = True
     greeting: str | None = None
     port: int = 0
@@ -36,7 +37,10 @@ class Peer:
         self.headers_seen.append(request.headers)
         if self.refuse_with is not None:
             status = HTTPStatus(self.refuse_with)
-            return conn.respond(status, f"{status.phrase}\n")
+            response = conn.respond(status, f"{status.phrase}\n")
+            if self.retry_after is not None:
+                response.headers["Retry-After"] = self.retry_after
+            return response
         return None
 
     async def handler(self, ws: ServerConnection) -> None:
@@ -177,6 +181,42 @@ async def test_rate_limit_backs_off_then_connects(peer: Peer) -> None:
         peer.refuse_with = None
         await wait_until(lambda: conn.state == "connected")
         assert conn.stats().rate_limited >= 1
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "delay", "pause"),
+    [("1", 3600.0, 1.0), ("soon", 0.2, 0.2), (None, 0.2, 0.2)],
+)
+async def test_rate_limit_honours_retry_after(
+    peer: Peer, retry_after: str | None, delay: float, pause: float
+) -> None:
+    """A 429's valid Retry-After sets the pause (an hour-long rate_limit_delay would otherwise
+    never let it connect within the test); a missing or malformed one falls back to
+    rate_limit_delay."""
+    peer.refuse_with = 429
+    peer.retry_after = retry_after
+    hooks = Hooks()
+    conn = Connection("t", _url(peer), hooks, rate_limit_delay=delay)
+    async with running(conn):
+        await wait_until(lambda: conn.stats().rate_limited >= 1)
+        peer.refuse_with = None
+        assert conn._rate_limit_wait == pause
+        await wait_until(lambda: conn.state == "connected", within=60)
+
+
+def test_retry_after_values() -> None:
+    """Delta-seconds and HTTP dates, clamped to [0, MAX_RETRY_AFTER]; junk is None."""
+    from polyresearch.transport.connection import MAX_RETRY_AFTER, retry_after_seconds
+
+    now = 1_700_000_000.0
+    assert retry_after_seconds("0") == 0.0
+    assert retry_after_seconds(" 12 ") == 12.0
+    assert retry_after_seconds("10" * 20) == MAX_RETRY_AFTER
+    assert retry_after_seconds("Tue, 14 Nov 2023 22:13:40 GMT", now=now) == 20.0
+    assert retry_after_seconds("Tue, 14 Nov 2023 22:12:00 GMT", now=now) == 0.0
+    assert retry_after_seconds("Tue, 14 Nov 2099 22:12:00 GMT", now=now) == MAX_RETRY_AFTER
+    for junk in (None, "", "-5", "1.5", "soon", "Tue, 99 Foo 2023", "\u0663"):
+        assert retry_after_seconds(junk) is None, junk
 
 
 async def test_heartbeat_sent_and_stale_socket_recycled(peer: Peer) -> None:
