@@ -50,6 +50,9 @@ _registry: dict[str, Dashboard] = {}
 FIRST_ACK_TIMEOUT = 10.0
 #: Seconds to wait for each later figure's answer before opening the next one anyway.
 NEXT_ACK_TIMEOUT = 10.0
+#: New widgets tried for a figure the page did not draw (its model died in the page), once
+#: a page is known to answer.
+REOPEN_ATTEMPTS = 2
 
 
 def market_groups(feed: Feed, assets: Sequence[str] | None = None) -> list[tuple[str, ...]]:
@@ -158,35 +161,55 @@ class Dashboard:
         See ``charts.deferred_comms`` for why: anywidget drops every message of a model whose
         ~5 MB Plotly module took more than 2 s to load, which happens when several figures
         load together. The page's answer is the trace deltas a Plotly view sends once it has
-        drawn. Without an answer to the first figure within :data:`FIRST_ACK_TIMEOUT` there is
-        taken to be no front end, and the rest open at once.
+        drawn. A figure left unanswered gets a new widget (up to :data:`REOPEN_ATTEMPTS`).
+        Without an answer to the first figure within :data:`FIRST_ACK_TIMEOUT`, twice, there
+        is taken to be no front end, and the rest open at once.
         """
         while self._pending:
             chart, slot = self._pending.pop(0)
-            answered = asyncio.Event()
-
-            def on_answer(change: dict[str, Any], answered: asyncio.Event = answered) -> None:
-                answered.set()
-
-            names = ["_js2py_traceDeltas", "_js2py_layoutDelta"]
-            chart.figure.observe(on_answer, names=names)
-            try:
-                self._open(chart, slot)
-                if self._frontend is False:
-                    continue
-                timeout = FIRST_ACK_TIMEOUT if self._frontend is None else NEXT_ACK_TIMEOUT
-                try:
-                    await asyncio.wait_for(answered.wait(), timeout)
-                except TimeoutError:
+            tries = 1
+            while not await self._open_and_wait(chart, slot):
+                # Not drawn: its model most likely missed anywidget's 2 s module-load window
+                # (a loaded box) and will never draw; a new widget gets a new try. While no
+                # page has answered any chart there may be none at all: one retry only.
+                if tries > (REOPEN_ATTEMPTS if self._frontend else 1):
                     if self._frontend is None:
                         self._frontend = False
                         logger.info("no front end answered a chart; opening the rest at once")
                     else:
-                        logger.warning("a chart was not drawn by the page in %.0f s", timeout)
-                else:
-                    self._frontend = True
-            finally:
-                chart.figure.unobserve(on_answer, names=names)
+                        logger.warning("a chart was not drawn by the page in %d tries", tries)
+                    break
+                logger.info("chart not drawn by the page; opening a new widget for it")
+                chart.renew_figure()
+                slot.children = []
+                tries += 1
+
+    async def _open_and_wait(self, chart: LiveChart, slot: w.Box) -> bool:
+        """Open ``chart``'s figure and wait for the page's answer; whether it came.
+
+        True without waiting when there is known to be no page.
+        """
+        answered = asyncio.Event()
+
+        def on_answer(change: dict[str, Any]) -> None:
+            answered.set()
+
+        names = ["_js2py_traceDeltas", "_js2py_layoutDelta"]
+        figure = chart.figure
+        figure.observe(on_answer, names=names)
+        try:
+            self._open(chart, slot)
+            if self._frontend is False:
+                return True
+            timeout = FIRST_ACK_TIMEOUT if self._frontend is None else NEXT_ACK_TIMEOUT
+            try:
+                await asyncio.wait_for(answered.wait(), timeout)
+            except TimeoutError:
+                return False
+            self._frontend = True
+            return True
+        finally:
+            figure.unobserve(on_answer, names=names)
 
     def _open(self, chart: LiveChart, slot: w.Box) -> None:
         chart.figure.open()
