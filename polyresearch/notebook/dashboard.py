@@ -50,9 +50,6 @@ _registry: dict[str, Dashboard] = {}
 FIRST_ACK_TIMEOUT = 10.0
 #: Seconds to wait for each later figure's answer before opening the next one anyway.
 NEXT_ACK_TIMEOUT = 10.0
-#: New widgets tried for a figure the page did not draw (its model died in the page), once
-#: a page is known to answer.
-REOPEN_ATTEMPTS = 2
 
 
 def market_groups(feed: Feed, assets: Sequence[str] | None = None) -> list[tuple[str, ...]]:
@@ -161,28 +158,32 @@ class Dashboard:
         See ``charts.deferred_comms`` for why: anywidget drops every message of a model whose
         ~5 MB Plotly module took more than 2 s to load, which happens when several figures
         load together. The page's answer is the trace deltas a Plotly view sends once it has
-        drawn. A figure left unanswered gets a new widget (up to :data:`REOPEN_ATTEMPTS`).
-        Without an answer to the first figure within :data:`FIRST_ACK_TIMEOUT`, twice, there
-        is taken to be no front end, and the rest open at once.
+        drawn. Without an answer to the first figure within :data:`FIRST_ACK_TIMEOUT`, also
+        after one new widget for it, there is taken to be no front end, and the rest open at
+        once.
         """
         while self._pending:
             chart, slot = self._pending.pop(0)
-            tries = 1
+            renewed = False
             while not await self._open_and_wait(chart, slot):
-                # Not drawn: its model most likely missed anywidget's 2 s module-load window
-                # (a loaded box) and will never draw; a new widget gets a new try. While no
-                # page has answered any chart there may be none at all: one retry only.
-                if tries > (REOPEN_ATTEMPTS if self._frontend else 1):
-                    if self._frontend is None:
-                        self._frontend = False
-                        logger.info("no front end answered a chart; opening the rest at once")
-                    else:
-                        logger.warning("a chart was not drawn by the page in %d tries", tries)
-                    break
-                logger.info("chart not drawn by the page; opening a new widget for it")
-                chart.renew_figure()
-                slot.children = []
-                tries += 1
+                if self._frontend is None and not renewed:
+                    # The first figure, unanswered: either there is no page, or its model
+                    # missed anywidget's 2 s module-load window (a loaded box) and will never
+                    # draw. Concluding "no page" then would open every other figure at once,
+                    # and they would die the same way: one new widget gets a second chance.
+                    # Later figures are not renewed: a page known to be there may just be slow,
+                    # and another 5 MB module would slow it further (measured).
+                    logger.info("first chart not drawn by the page; opening a new widget for it")
+                    chart.renew_figure()
+                    slot.children = []
+                    renewed = True
+                    continue
+                if self._frontend is None:
+                    self._frontend = False
+                    logger.info("no front end answered a chart; opening the rest at once")
+                else:
+                    logger.warning("a chart was not drawn by the page in %.0f s", NEXT_ACK_TIMEOUT)
+                break
 
     async def _open_and_wait(self, chart: LiveChart, slot: w.Box) -> bool:
         """Open ``chart``'s figure and wait for the page's answer; whether it came.

@@ -110,7 +110,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
 
 def _screenshot(s: Session, name: str) -> Path:
     """Save a screenshot in the test's output dir and copy it to build/browser/ for humans."""
-    s.page.locator(".jp-NotebookPanel .js-plotly-plot").first.scroll_into_view_if_needed()
+    chart = s.page.locator(".jp-NotebookPanel .js-plotly-plot").first
+    chart.scroll_into_view_if_needed(timeout=LONG * 1000)  # a live chart is rarely "stable"
     path = s.outdir / f"{name}.png"
     s.page.screenshot(path=str(path))
     stable = STABLE_SCREENSHOT.with_name(f"{name}.png")
@@ -196,11 +197,8 @@ def test_quickstart_dashboard_renders_and_its_controls_work(session: Session) ->
     # Pause and resume: the click reaches the kernel, whose observer relabels the button.
     # Clicked once the charts draw data (the dashboard opens its figures one at a time).
     _advances(page, 0.0, "price traces to get data")
-    pause = page.locator(".jp-NotebookPanel .polyresearch-pause").first
-    pause.click()
-    wait_for("the button to read 'resume'", lambda: "resume" in _pause_text(page), SHORT)
-    pause.click()
-    wait_for("the button to read 'pause'", lambda: "pause" in _pause_text(page), SHORT)
+    _set_paused(page, True)
+    _set_paused(page, False)
 
     # Add the third market by slug through the picker: the look-up runs against the
     # simulator's REST, the feed subscribes, the dashboard adds its price and spread charts.
@@ -251,17 +249,14 @@ def test_quickstart_chart_data_advances_pauses_and_resumes(session: Session) -> 
     second = _advances(page, first, "the price traces to advance")
     _advances(page, second, "the price traces to advance again")
 
-    pause = page.locator(".jp-NotebookPanel .polyresearch-pause").first
-    pause.click()
-    wait_for("the button to read 'resume'", lambda: "resume" in _pause_text(page), SHORT)
+    _set_paused(page, True)
     _status_refreshes(page, 1)  # the redraw in flight when pause landed has arrived
     frozen = _state(page)
     _status_refreshes(page, 3)  # >= 3 s at 1 s per refresh: >= 12 chart ticks
     assert _state(page) == frozen, "the chart kept redrawing while paused"
     assert re.search(r"\b[1-9]\d* msgs/s", _status(page)), _status(page)
 
-    pause.click()
-    wait_for("the button to read 'pause'", lambda: "pause" in _pause_text(page), SHORT)
+    _set_paused(page, False)
     _advances(page, max(t[2] or 0.0 for t in frozen), "the chart to move after resume")
     _screenshot(session, "quickstart-live")
 
@@ -283,6 +278,21 @@ TIME_AXES_JS = """
 def _time_axes(page: Any) -> list[dict[str, Any]]:
     axes: list[dict[str, Any]] = page.evaluate(TIME_AXES_JS)
     return axes
+
+
+def _set_paused(page: Any, paused: bool) -> None:
+    """Click pause (or resume) unless the page's toggle already has that value; then wait for
+    the kernel's answer: its observer relabels the button (a round trip through the kernel).
+
+    The toggle's value (``mod-active``) changes in the page at the click; its label only when
+    the kernel handled it. Deciding on the value keeps a slow round trip from a previous click
+    from being undone by a second click.
+    """
+    pause = page.locator(".jp-NotebookPanel .polyresearch-pause").first
+    if ("mod-active" in (pause.get_attribute("class") or "")) != paused:
+        pause.click()
+    want = "resume" if paused else "pause"
+    wait_for(f"the button to read {want!r}", lambda: want in _pause_text(page), LONG)
 
 
 def _pause_text(page: Any) -> str:
