@@ -25,7 +25,18 @@ minute, so the flow (and the quickstart's "wait for 20 trades" cell, which holds
 shell so widget clicks wait) could stop; the quickstart turns resolution off. Residual: on
 this box (8 sessions, 2 cores) a single figure's module was still seen once to miss the 2 s
 (one "Failed to initialize model" in a run where every test passed); only a smaller bundle
-per figure, or one module shared by all figures, would remove that.
+per figure, or one module shared by all figures, would remove that. When that happened to the
+first figure, the opener took the silence for "no page" and opened the rest at once (all
+dead); it now gives the first figure one new widget first (``LiveChart.renew_figure``).
+
+Pause/resume (was xfail, "round trip sometimes > 45 s"): measured with the click's page time
+and the kernel handler's time, the click reached the kernel in 0.1-7 s but the kernel's
+relabel reached the page 100-110 s later. The kernel sent redraws faster than the page drew
+them, and everything else on iopub queued behind the backlog. Each chart now keeps at most
+one redraw the page has not confirmed (Plotly's ``_js2py_traceDeltas``, see
+``charts.LiveChart._page_busy``): relabel 0.04-4 s, whole round trip 0.1-10 s on the same box.
+The date axis: the page showed epoch ms (1.795T) because Plotly.js re-guesses an axis' type
+when an update replaces its data; every update now restates ``xaxis.type``.
 
 Waits are conditions with generous limits (a loaded 2-core box), never fixed sleeps; the only
 interval is "the chart stayed still for several status refreshes", which is what paused means.
