@@ -20,6 +20,12 @@ polled every animation frame (``performance.timeOrigin + now()``, the same wall 
 Printed: the page's update rate next to the kernel's send rate (the baseline, same run), the
 send-to-page latency p50/p95 (one frame of resolution), and the stream rate the kernel got.
 Goal (issue 6): >= 4 Hz at 10k points, p50 <= 100 ms under 20k msg/s.
+
+Measured 2026-11-24 on the 2-core box at load average ~11 (other sessions' benchmarks):
+``--rate 2000``: kernel 3.45 redraws/s, page 3.45/s (ratio 1.00), p50 157 ms, p95 265 ms
+(~8-10k points shown). ``--rate 20000``: the kernel's feed got 1.7-2.8k frames/s, the
+simulator dropped it as too slow, and only 0.15 redraws/s carried a new newest point (the
+stream, not the page, was the limit there). Both miss the goal.
 """
 
 from __future__ import annotations
