@@ -42,6 +42,7 @@ import contextlib
 import contextvars
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -53,6 +54,7 @@ from polyresearch.state.schemas import Tables
 from polyresearch.state.table import RollingTable
 
 __all__ = [
+    "ACK_TIMEOUT",
     "DEFAULT_INTERVAL",
     "DEFAULT_MAX_POINTS",
     "MIN_INTERVAL",
@@ -80,6 +82,9 @@ MIN_INTERVAL = 0.05
 DEFAULT_MAX_POINTS = 5_000
 #: Newest rows scanned per redraw (before per-asset filtering and the window cut).
 DEFAULT_SCAN_ROWS = 200_000
+#: Seconds a redraw waits for the page to confirm the previous one before sending anyway
+#: (a page that stopped answering: a closed tab, a cleared output).
+ACK_TIMEOUT = 10.0
 
 
 def tables_of(source: Tables | Any) -> Tables:
@@ -191,10 +196,45 @@ class LiveChart:
         self._window = window
         self.paused = False
         self.redraws = 0
+        #: Redraws the page confirmed drawing, timer ticks held back because the page had
+        #: not confirmed the previous redraw yet, and redraws sent unconfirmed after a timeout.
+        self.acks = 0
+        self.page_waits = 0
+        self.ack_timeouts = 0
+        #: Seconds from sending a redraw to the page's confirmation, for the last one confirmed.
+        self.last_ack_s: float | None = None
+        self._sent_at: float | None = None  # monotonic time of the unconfirmed redraw, if any
+        self._page_seen = False  # has a page ever answered one of this figure's updates?
         self.error: BaseException | None = None
         self._drawn: tuple[int, ...] | None = None
         self._task: asyncio.Task[None] | None = None
         self.figure: go.Figure = self._new_figure(widget)
+        self._watch_page()
+
+    def _watch_page(self) -> None:
+        if isinstance(self.figure, go.FigureWidget):
+            # The page's Plotly view answers every update it applied with these deltas.
+            self.figure.observe(self._on_page_answer, names=["_js2py_traceDeltas"])
+
+    def renew_figure(self) -> go.Figure:
+        """Replace the chart's widget by a new one, comm not opened yet (call ``open()``).
+
+        For a figure whose model died in the page: anywidget gives each model 2 s to load
+        its ES module and drops every later message of one that missed it (see
+        :func:`deferred_comms`); a new widget is a new model with a new chance. The old widget
+        is closed; the next tick draws the current data into the new one.
+        """
+        old = self.figure
+        with deferred_comms():
+            self.figure = self._new_figure(isinstance(old, go.FigureWidget))
+        self._watch_page()
+        self._sent_at = None
+        self._page_seen = False
+        self.invalidate()
+        close = getattr(old, "close", None)
+        if close is not None:
+            close()
+        return self.figure
 
     # ------------------------------------------------------------ settings
 
@@ -289,16 +329,66 @@ class LiveChart:
     async def _timer(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            if self.paused:
+            if self.paused or self._page_busy(time.monotonic()):
                 continue
             try:
-                self.tick()
+                if self.tick():
+                    self._mark_sent()
             except Exception as exc:
                 if self.error is None or repr(exc) != repr(self.error):
                     logger.exception("chart redraw failed")
                 self.error = exc
             else:
                 self.error = None
+
+    # ------------------------------------------------------------ page flow control
+    #
+    # Why: the kernel can send redraws faster than a browser applies them (five charts of
+    # thousands of SVG points at 4 Hz on a loaded 2-core box). Unconfirmed updates then pile up
+    # in the page's websocket and widget queue, and every other message from the kernel, such
+    # as a button relabelled after a click, waits behind them: measured 100-110 s from the
+    # kernel handling a pause click to the page showing it (tests/browser). Plotly's view
+    # confirms each update it applied (``_js2py_traceDeltas`` carrying the update's edit id,
+    # which clears ``_trace_edit_in_process``), so the timer sends at most one unconfirmed
+    # redraw per figure: the page sees the newest data as fast as it can draw, and the queue
+    # in front of everything else holds at most one redraw per chart.
+
+    def _mark_sent(self) -> None:
+        # Only a comm with a kernel behind it reaches a page (not comm's DummyComm of plain
+        # Python, nor a figure whose comm is not open yet): nothing else will ever answer.
+        comm = getattr(self.figure, "comm", None)
+        if getattr(comm, "kernel", None) is not None:
+            self._sent_at = time.monotonic()
+
+    def _page_busy(self, now: float) -> bool:
+        """Whether the page has not confirmed the last redraw yet (and the wait is not over)."""
+        sent = self._sent_at
+        if sent is None or not self._page_seen:
+            # Until a page has drawn this figure once, nothing is known to answer (nbclient, a
+            # console, a test's comm; or a page still loading the module, which queues the
+            # updates in the model without drawing them): send at the timer's pace.
+            return False
+        if not getattr(self.figure, "_trace_edit_in_process", False):
+            self._sent_at = None  # confirmed (also when the answer came before _mark_sent)
+            return False
+        if now - sent < ACK_TIMEOUT:
+            self.page_waits += 1
+            return True
+        self.ack_timeouts += 1
+        self._sent_at = None
+        return False
+
+    def _on_page_answer(self, change: dict[str, Any]) -> None:
+        answer = change.get("new")
+        if not answer:
+            return  # plotly's own reset of the trait after handling the answer
+        self._page_seen = True  # a page draws this figure (even if it answered an older update)
+        edit_id = getattr(self.figure, "_last_trace_edit_id", None)
+        if answer.get("trace_edit_id") != edit_id or self._sent_at is None:
+            return
+        self.acks += 1
+        self.last_ack_s = time.monotonic() - self._sent_at
+        self._sent_at = None
 
     # ------------------------------------------------------------ subclass API
 
@@ -314,7 +404,7 @@ class LiveChart:
     def _layout(self) -> dict[str, Any]:
         return {
             "xaxis": {"type": "date"},
-            "margin": {"l": 40, "r": 10, "t": 40, "b": 30},
+            "margin": {"l": 40, "r": 10, "t": 40, "b": 45},  # room for the date line
             "height": 360,
             "legend": {"orientation": "h"},
         }
@@ -558,6 +648,25 @@ class _FigureWidget(go.FigureWidget):  # type: ignore[misc]
         """Open the comm (deferred until the figure is complete)."""
         if not self._defer_open:
             super().open()
+
+    def _send_update_msg(
+        self, restyle_data: dict[str, Any], relayout_data: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> None:
+        # Plotly.js clears the type of every axis whose traces' x or y an update replaces
+        # (``clearAxisTypes`` in its plot_api), unless the same update sets that type, and
+        # re-guesses it from the data: epoch-ms numbers read as "linear", so after the first
+        # redraw the page showed 1.795T where the figure says dates. Re-stating each explicitly
+        # typed axis in every such update keeps it (and keeps x as numbers: ISO strings would
+        # cost the kernel and the page far more per point).
+        relayout = dict(relayout_data or {})
+        restyled = set(restyle_data or {})
+        for name in self.layout:
+            if name[:1] not in restyled or not name[1:].startswith("axis"):
+                continue  # not an axis (x, x2, y...) whose traces' data this update replaces
+            axis_type = getattr(self.layout[name], "type", None)
+            if axis_type not in (None, "-"):
+                relayout.setdefault(f"{name}.type", axis_type)
+        super()._send_update_msg(restyle_data, relayout, *args, **kwargs)
 
 
 def _epoch_ms(ts: npt.NDArray[Any], recv: npt.NDArray[Any]) -> FloatArray:

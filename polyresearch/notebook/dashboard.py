@@ -158,35 +158,59 @@ class Dashboard:
         See ``charts.deferred_comms`` for why: anywidget drops every message of a model whose
         ~5 MB Plotly module took more than 2 s to load, which happens when several figures
         load together. The page's answer is the trace deltas a Plotly view sends once it has
-        drawn. Without an answer to the first figure within :data:`FIRST_ACK_TIMEOUT` there is
-        taken to be no front end, and the rest open at once.
+        drawn. Without an answer to the first figure within :data:`FIRST_ACK_TIMEOUT`, also
+        after one new widget for it, there is taken to be no front end, and the rest open at
+        once.
         """
         while self._pending:
             chart, slot = self._pending.pop(0)
-            answered = asyncio.Event()
-
-            def on_answer(change: dict[str, Any], answered: asyncio.Event = answered) -> None:
-                answered.set()
-
-            names = ["_js2py_traceDeltas", "_js2py_layoutDelta"]
-            chart.figure.observe(on_answer, names=names)
-            try:
-                self._open(chart, slot)
-                if self._frontend is False:
+            renewed = False
+            while not await self._open_and_wait(chart, slot):
+                if self._frontend is None and not renewed:
+                    # The first figure, unanswered: either there is no page, or its model
+                    # missed anywidget's 2 s module-load window (a loaded box) and will never
+                    # draw. Concluding "no page" then would open every other figure at once,
+                    # and they would die the same way: one new widget gets a second chance.
+                    # Later figures are not renewed: a page known to be there may just be slow,
+                    # and another 5 MB module would slow it further (measured).
+                    logger.info("first chart not drawn by the page; opening a new widget for it")
+                    chart.renew_figure()
+                    slot.children = []
+                    renewed = True
                     continue
-                timeout = FIRST_ACK_TIMEOUT if self._frontend is None else NEXT_ACK_TIMEOUT
-                try:
-                    await asyncio.wait_for(answered.wait(), timeout)
-                except TimeoutError:
-                    if self._frontend is None:
-                        self._frontend = False
-                        logger.info("no front end answered a chart; opening the rest at once")
-                    else:
-                        logger.warning("a chart was not drawn by the page in %.0f s", timeout)
+                if self._frontend is None:
+                    self._frontend = False
+                    logger.info("no front end answered a chart; opening the rest at once")
                 else:
-                    self._frontend = True
-            finally:
-                chart.figure.unobserve(on_answer, names=names)
+                    logger.warning("a chart was not drawn by the page in %.0f s", NEXT_ACK_TIMEOUT)
+                break
+
+    async def _open_and_wait(self, chart: LiveChart, slot: w.Box) -> bool:
+        """Open ``chart``'s figure and wait for the page's answer; whether it came.
+
+        True without waiting when there is known to be no page.
+        """
+        answered = asyncio.Event()
+
+        def on_answer(change: dict[str, Any]) -> None:
+            answered.set()
+
+        names = ["_js2py_traceDeltas", "_js2py_layoutDelta"]
+        figure = chart.figure
+        figure.observe(on_answer, names=names)
+        try:
+            self._open(chart, slot)
+            if self._frontend is False:
+                return True
+            timeout = FIRST_ACK_TIMEOUT if self._frontend is None else NEXT_ACK_TIMEOUT
+            try:
+                await asyncio.wait_for(answered.wait(), timeout)
+            except TimeoutError:
+                return False
+            self._frontend = True
+            return True
+        finally:
+            figure.unobserve(on_answer, names=names)
 
     def _open(self, chart: LiveChart, slot: w.Box) -> None:
         chart.figure.open()
