@@ -13,20 +13,36 @@ normalized events, orders book levels and counts stats, so the ratio is a floor 
 On a shared machine, ``--runs N`` repeats each measurement N times (a fresh decoder each time)
 and also prints the median of the N ratios.
 
+``--callgrind`` counts instructions instead of time (valgrind's callgrind, on the same frames:
+every 10th frame of the mixed stream, and up to 1,500 of each kind): repeatable to a few parts
+in ten thousand however loaded the machine is, so small changes can be compared. Each contender
+runs inside its own ``functools.reduce`` call, the only code callgrind counts; the script re-runs
+itself under valgrind (``apt-get install valgrind``) and prints instructions per frame and their
+ratio. Instructions are not time (a cache miss costs more than an add), so the timed ratio is
+the goal's measure; the two moved together in our measurements.
+
 Run:
     .venv/bin/python benchmarks/bench_decode.py [--messages 50000] [--passes 7] [--by-kind]
-        [--runs 1]
+        [--runs 1] [--callgrind]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
+import os
 import random
+import re
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from polyresearch.protocol.clob import ClobMarketDecoder
@@ -190,6 +206,77 @@ def report(title: str, frames: list[str], passes: int, runs: int = 1) -> float:
     return ratio
 
 
+CALLGRIND_KIND_FRAMES = 1_500
+
+
+def callgrind_sets(frames: list[str], kinds: list[str]) -> dict[str, list[str]]:
+    """The frames counted by ``--callgrind``: a tenth of the mixed stream, then each kind."""
+    sets = {"mixed": frames[::10]}
+    for kind in ("price_change", "last_trade_price", "book"):
+        sets[kind] = [f for f, k in zip(frames, kinds, strict=True) if k == kind]
+        sets[kind] = sets[kind][:CALLGRIND_KIND_FRAMES]
+    return sets
+
+
+def callgrind_child(sets: dict[str, list[str]]) -> None:
+    """Under callgrind: each (set, contender) in one reduce() call, its label on stdout."""
+    decoder = ClobMarketDecoder()
+    contenders: dict[str, Callable[[str], object]] = {
+        "json.loads": json.loads,
+        "receive": decoder.receive,
+    }
+    for frames in sets.values():  # warm up: specialisation, caches, lazy imports
+        for frame in frames[:30]:
+            for fn in contenders.values():
+                fn(frame)
+    for name, frames in sets.items():
+        for contender, fn in contenders.items():
+            print(f"{name}\t{contender}\t{len(frames)}", flush=True)
+            functools.reduce(lambda _, frame, fn=fn: fn(frame), frames, None)  # type: ignore[misc]
+    if decoder.stats().dropped_total:
+        raise SystemExit(f"decoder dropped frames: {dict(decoder.stats().dropped)}")
+
+
+def callgrind_report(sets: dict[str, list[str]]) -> None:
+    """Re-run this script under callgrind and print instructions per frame and the ratios."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--callgrind needs valgrind (apt-get install valgrind)")
+    with tempfile.TemporaryDirectory() as tmp:
+        # The frames go to the child in a file: generating them under valgrind takes minutes.
+        frames_file = Path(tmp) / "frames.json"
+        frames_file.write_text(json.dumps(sets))
+        out = Path(tmp) / "cg.out"
+        cmd = [valgrind, "--tool=callgrind", "--collect-atstart=no"]
+        cmd += ["--toggle-collect=functools_reduce", "--dump-after=functools_reduce"]
+        cmd += [f"--callgrind-out-file={out}", sys.executable, __file__]
+        cmd += ["--cg-child", str(frames_file)]
+        # A fixed hash seed: str hashes (dict and set lookups) then cost the same every run.
+        env = os.environ | {"PYTHONHASHSEED": "0"}
+        child = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if child.returncode:
+            raise SystemExit(f"callgrind run failed:\n{child.stderr[-2000:]}")
+        labels = [line.split("\t") for line in child.stdout.splitlines() if "\t" in line]
+        # One dump per reduce() call, numbered in call order.
+        dumps = sorted(Path(tmp).glob("cg.out.*"), key=lambda p: int(p.suffix[1:]))
+        counts = []
+        for dump in dumps:
+            found = re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.MULTILINE)
+            counts.append(int(found.group(1)) if found else 0)
+    if len(counts) != len(labels):
+        raise SystemExit(f"expected {len(labels)} callgrind dumps, found {len(counts)}")
+    per_frame: dict[str, dict[str, float]] = {}
+    for (name, contender, n), count in zip(labels, counts, strict=True):
+        per_frame.setdefault(name, {})[contender] = count / int(n)
+    print("callgrind instructions per frame (the loop's own reduce/lambda cost included in both)")
+    for name, ir in per_frame.items():
+        base, ours = ir["json.loads"], ir["receive"]
+        print(
+            f"  {name:<17} json.loads {base:>9,.0f}  receive {ours:>9,.0f}"
+            f"  ratio {base / ours:.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=50_000)
@@ -197,8 +284,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--by-kind", action="store_true", help="also time each kind alone")
     parser.add_argument("--runs", type=int, default=1, help="repeat each measurement N times")
+    parser.add_argument(
+        "--callgrind", action="store_true", help="count instructions (valgrind) instead of time"
+    )
+    parser.add_argument("--cg-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cg_child:
+        callgrind_child(json.loads(Path(args.cg_child).read_text()))
+        return
     frames, kinds = StreamGenerator(args.seed).mixed(args.messages)
+    if args.callgrind:
+        callgrind_report(callgrind_sets(frames, kinds))
+        return
     title = "mixed stream (1% book, 7% last_trade_price, 92% price_change)"
     report(title, frames, args.passes, args.runs)
     if args.by_kind:

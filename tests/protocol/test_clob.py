@@ -816,6 +816,10 @@ def test_stats_add_up_across_fast_and_general_paths() -> None:
         doc_frame("server_price_change").encode(),  # bytes: fast path too
         doc_frame("server_price_change_legacy"),
         doc_frame("server_last_trade_price"),
+        doc_frame("server_last_trade_price").encode(),  # bytes, tag first: fast path
+        _LTP_TAG_LAST,  # tag last: fast path
+        _LTP_TAG_LAST.replace("1750428146322", "1750428146"),  # seconds: general path
+        book_frame(),  # the union, inline
         f"[{book_frame()},{book_frame(asset_id=NO)}]",
         "PONG",
         "nope",
@@ -828,15 +832,21 @@ def test_stats_add_up_across_fast_and_general_paths() -> None:
     assert stats.bytes_in == sum(len(f) for f in frames)
     assert dict(stats.events_by_kind) == {
         "price_change": 3,
-        "last_trade_price": 1,
-        "book": 2,
+        "last_trade_price": 4,
+        "book": 3,
         "pong": 1,
     }
-    assert stats.events_out == 7
+    assert stats.events_out == 11
     assert dict(stats.dropped) == {"not_json": 1, "unknown_event": 1}
     assert decoder.stats() == stats  # taking a snapshot does not count anything twice
     decoder.receive(doc_frame("server_price_change"))
-    assert decoder.stats().events_by_kind["price_change"] == 4
+    decoder.receive(_LTP_TAG_LAST)
+    again = decoder.stats()
+    by_kind = again.events_by_kind
+    assert (by_kind["price_change"], by_kind["last_trade_price"]) == (4, 5)
+    assert again.frames_in == len(frames) + 2
+    added = len(doc_frame("server_price_change")) + len(_LTP_TAG_LAST)
+    assert again.bytes_in == stats.bytes_in + added
 
 
 _LTP_TAG_LAST = (
@@ -844,6 +854,8 @@ _LTP_TAG_LAST = (
     '"side":"BUY","timestamp":"1750428146322","transaction_hash":"0xeee",'
     '"event_type":"last_trade_price"}'
 )
+
+_LTP_SORTED = json.dumps(dict(sorted(json.loads(_LTP_TAG_LAST).items())), separators=(",", ":"))
 
 FAST_PATH_VARIANTS = {
     "doc": doc_frame("server_price_change"),
@@ -922,6 +934,18 @@ FAST_PATH_VARIANTS = {
     ),
     "trade, tag last, no price": _LTP_TAG_LAST.replace('"price":"0.456",', ""),
     "untagged trade, ends in ce": _LTP_TAG_LAST.replace('"event_type"', '"note"'),
+    # A trade whose tag is not last (keys sorted, as the benchmark writes them): found by the
+    # key name instead of the frame's tail, then the same trade decoder.
+    "trade, keys sorted": _LTP_SORTED,
+    "trade, keys sorted, spaced": json.dumps(json.loads(_LTP_SORTED), separators=(", ", ":")),
+    "trade, keys sorted, lower-case side": _LTP_SORTED.replace('"BUY"', '"buy"'),
+    "trade, keys sorted, seconds": _LTP_SORTED.replace("1750428146322", "1750428146"),
+    "trade, keys sorted, no side": _LTP_SORTED.replace('"side":"BUY",', ""),
+    "trade, keys sorted, no tag": _LTP_SORTED.replace('"event_type":"last_trade_price",', ""),
+    "other kind naming last_trade_price": (
+        '{"event_type":"best_bid_ask","asset_id":"1","market":"0xm","last_trade_price":"0.5",'
+        '"note":"x"}'
+    ),
     "other kind, ends in ce": (
         '{"event_type":"best_bid_ask","asset_id":"1","market":"0xm","note":"last_trade_price"}'
     ),
