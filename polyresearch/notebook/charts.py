@@ -205,6 +205,11 @@ class LiveChart:
         self.last_ack_s: float | None = None
         self._sent_at: float | None = None  # monotonic time of the unconfirmed redraw, if any
         self._page_seen = False  # has a page ever answered one of this figure's updates?
+        # A tick held back for the page's confirmation; the confirmation then wakes the timer
+        # (through _wake, on _loop) instead of leaving the redraw to the next tick.
+        self._held = False
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.error: BaseException | None = None
         self._drawn: tuple[int, ...] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -327,8 +332,15 @@ class LiveChart:
         return self.figure._repr_mimebundle_(**kwargs)
 
     async def _timer(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        wake = self._wake = asyncio.Event()
         while True:
-            await asyncio.sleep(self._interval)
+            wake.clear()
+            try:
+                async with asyncio.timeout(self._interval):
+                    await wake.wait()  # set by the page's confirmation of a held redraw
+            except TimeoutError:
+                pass
             if self.paused or self._page_busy(time.monotonic()):
                 continue
             try:
@@ -373,6 +385,7 @@ class LiveChart:
             return False
         if now - sent < ACK_TIMEOUT:
             self.page_waits += 1
+            self._held = True
             return True
         self.ack_timeouts += 1
         self._sent_at = None
@@ -389,6 +402,13 @@ class LiveChart:
         self.acks += 1
         self.last_ack_s = time.monotonic() - self._sent_at
         self._sent_at = None
+        if self._held:
+            # A tick found the page busy: send the newest data now rather than at the next
+            # tick (with a round trip just over the interval, waiting halved the rate).
+            self._held = False
+            loop, wake = self._loop, self._wake
+            if loop is not None and wake is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(wake.set)
 
     # ------------------------------------------------------------ subclass API
 

@@ -203,10 +203,36 @@ async def test_timer_sends_the_next_redraw_once_the_page_confirmed_the_last(
         _answer(chart, edit_id=chart.figure._last_trace_edit_id - 1)  # a stale answer
         await _ticks(chart, 3)
         assert chart.redraws == 5
-        _answer(chart)  # the page confirms: the newest data goes out at the next tick
+        _answer(chart)  # the page confirms: the held newest data goes out at once
         await _until(lambda: chart.redraws >= 6)
         assert chart.acks == 3 and len(_updates(sent)) == drawn + 2
         assert chart.ack_timeouts == 0
+    finally:
+        chart.stop()
+
+
+async def test_a_confirmation_wakes_a_timer_that_held_a_redraw(
+    comms: list[RecordingComm],
+) -> None:
+    """A held redraw goes out when the page confirms, not a whole interval later."""
+    tables = make_tables(max_rows=1000)
+    chart = PriceChart(tables, ["yes"], interval=MIN_INTERVAL)
+    _figure_comm(comms, chart.figure)
+    chart.start()
+    try:
+        _quote(tables)
+        await _until(lambda: chart.redraws >= 1)
+        _answer(chart)  # a page draws this figure
+        _quote(tables)
+        await _until(lambda: chart.redraws >= 2)
+        _quote(tables)  # held: the page has not confirmed redraw 2
+        await _ticks(chart, 1)
+        chart.interval = 3600.0  # the timer's next sleep is an hour long
+        await _ticks(chart, 1)  # ... and it has begun
+        assert chart.redraws == 2
+        _answer(chart)
+        await _until(lambda: chart.redraws >= 3)  # woken by the confirmation, not the hour
+        assert chart.acks == 2 and chart.page_waits >= 2
     finally:
         chart.stop()
 
