@@ -16,6 +16,13 @@ from polyresearch.notebook.runner import Job, Runner
 from polyresearch.simulator import Simulator
 from tests.conftest import UNIT, wait_until
 
+#: A hang guard for the tests that run a script in a fresh interpreter, not a speed limit.
+#: Importing polyresearch.notebook costs ~3 s of CPU (plotly.io imports nbformat, whose
+#: jsonschema builds rfc3987_syntax's Earley parser at import time), which took 45-50 s of
+#: wall time on the shared 2-core box at load 13: the old 60 s limit failed there.
+FRESH_PROCESS_LIMIT = 240 * UNIT
+FRESH_PROCESS = pytest.mark.timeout(FRESH_PROCESS_LIMIT + 60)
+
 
 def _feed(sim: Simulator) -> ClobFeed:
     return ClobFeed(assets=[t for m in sim.markets() for t in m.token_ids], url=sim.clob_market_url)
@@ -106,6 +113,7 @@ def test_thread_mode_receives_while_the_caller_blocks() -> None:
     assert not any(t.name == "polyresearch-runner" for t in threading.enumerate())
 
 
+@FRESH_PROCESS
 def test_nested_opt_in_blocks_inside_a_running_loop() -> None:
     """Runner(nested=True): a blocking wait inside a running loop works (in a fresh process)."""
     script = textwrap.dedent(
@@ -131,12 +139,17 @@ def test_nested_opt_in_blocks_inside_a_running_loop() -> None:
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=FRESH_PROCESS_LIMIT,
+        check=True,
     )
     assert "ticks True" in out.stdout
     assert "Task was destroyed" not in out.stderr
 
 
+@FRESH_PROCESS
 def test_exit_stops_thread_jobs_cleanly() -> None:
     """A script that exits with jobs running stops them at exit, with no pending-task warning."""
     script = textwrap.dedent(
@@ -159,7 +172,11 @@ def test_exit_stops_thread_jobs_cleanly() -> None:
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=FRESH_PROCESS_LIMIT,
+        check=True,
     )
     assert "stopped [1]" in out.stdout
     assert "Task was destroyed" not in out.stderr
@@ -170,6 +187,7 @@ def test_job_repr_names_state() -> None:
     assert repr(Job(Runner(mode="thread"), "x", "task", None)) == "Job('x', task, starting)"
 
 
+@FRESH_PROCESS
 def test_exit_stops_loop_jobs_on_the_stopped_kernel_loop() -> None:
     """Loop mode: at exit (kernel shutdown: loop stopped, not closed) the stop hooks run."""
     script = textwrap.dedent(
@@ -196,7 +214,11 @@ def test_exit_stops_loop_jobs_on_the_stopped_kernel_loop() -> None:
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=FRESH_PROCESS_LIMIT,
+        check=True,
     )
     assert "stopped [1]" in out.stdout
     assert "Task was destroyed" not in out.stderr
