@@ -30,9 +30,16 @@ from polyresearch.errors import AuthError
 from polyresearch.feed import ClobFeed, Feed, UsFeed
 from polyresearch.simulator import ModelConfig, Simulator
 from polyresearch.simulator.faults import Target
-from polyresearch.simulator.market import BookChanged, TickSizeChanged
+from polyresearch.simulator.market import TickSizeChanged
 from polyresearch.state.orderbook import BookStatus
-from tests._truth import book_diff, market_params, missing_trades
+from tests._truth import (
+    book_diff,
+    clob_diverged,
+    market_params,
+    missing_trades,
+    settled,
+    skip_deltas_until_detected,
+)
 from tests.conftest import UNIT, wait_until
 
 #: No market resolves mid-test: the followed set stays the simulator's live set.
@@ -427,32 +434,16 @@ async def test_10_skipped_delta_is_detected_and_resynced(venue: Venue) -> None:
         assert stats.running and stats.error is None and stats.reconnects == 0
 
 
-async def _settled(feed: Feed, sim: Simulator) -> None:
-    """Wait until the feed has taken in every frame the simulator sent (one connection)."""
-    await feed.wait_for(
-        lambda f: f.stats().frames_in >= sum(sim.stats().frames_sent.values()), within=20 * UNIT
-    )
-
-
-def _diverged(feed: Feed, sim: Simulator) -> set[str]:
-    """The CLOB tokens whose local book differs from ground truth."""
-    return feed.read(
-        lambda: {t for key, t in CLOB.pairs(sim) if book_diff(feed, sim, key, t) is not None}
-    )
-
-
 async def _clob_skipped_delta() -> None:
-    """Skip one price_change at a time, step by step, until a lasting divergence is detected.
+    """Lose one price_change at a time, the model stepped by hand, until one is detected.
 
     The venue's own repair makes a lost delta harmless (protocol-clob.md §6.2), and then there
     is nothing to detect: a post-trade ``book`` (sent right after a fill's price_change, about
     one delta in three here) replaces both books, and a later entry that sets the same level
     (absolute sizes) rewrites it. With the model running freely at 500 steps/s, three skipped
     deltas were all healed that way in one CI run, so the test waited 20 s for a detection
-    that could not come. Stepping the model by hand tells the cases apart: after every step
-    the feed takes in every frame, and a step whose price_change touches a diverged book must
-    either heal it (books equal truth) or be detected at once: a hash checked on that very
-    message (``hash_every=1``) that did not catch a diverged book fails here.
+    that could not come. Stepped by hand, each lost delta is seen to heal or to be detected,
+    and with ``hash_every=1`` the very next message for a diverged book must detect it.
     """
     venue = CLOB
     async with venue.simulator(seed=110, markets=4, rate=0) as sim:
@@ -460,41 +451,9 @@ async def _clob_skipped_delta() -> None:
         async with feed:
             await all_live(feed, sim, venue)
             sim.advance(20)
-            await _settled(feed, sim)
-            assert not _diverged(feed, sim)
-            healed = 0
-            for _ in range(40):
-                withheld = sim.stats().frames_withheld
-                sim.faults.skip_deltas(venue.target, count=1)
-                for _step in range(200):
-                    if sim.stats().frames_withheld > withheld:
-                        break
-                    sim.advance(1)
-                assert sim.stats().frames_withheld == withheld + 1
-                await _settled(feed, sim)
-                diverged = _diverged(feed, sim)
-                if not diverged:
-                    healed += 1  # a post-trade book right after the lost delta
-                    continue
-                markets = {m.condition_id for m in sim.markets() if diverged & set(m.token_ids)}
-                resyncs = feed.stats().resyncs
-                for _step in range(500):
-                    changes = sim.advance(1)
-                    await _settled(feed, sim)
-                    if feed.stats().resyncs > resyncs:
-                        break
-                    touched = any(
-                        isinstance(c, BookChanged) and c.condition_id in markets for c in changes
-                    )
-                    still = _diverged(feed, sim)
-                    assert not touched or not still, f"a message for {still} did not detect it"
-                    if not still:
-                        break
-                if feed.stats().resyncs > resyncs:
-                    break
-                healed += 1  # a later entry rewrote the lost level
-            else:
-                raise AssertionError(f"40 skipped deltas, {healed} healed, none detected")
+            await settled(feed, sim)
+            assert not clob_diverged(feed, sim)
+            await skip_deltas_until_detected(feed, sim, venue.target, at_once=True)
             sim.advance(200)
             await converge(feed, sim, venue)
             stats = feed.stats()
