@@ -13,7 +13,7 @@ import pytest
 
 from polyresearch.feed import ClobFeed
 from polyresearch.notebook.runner import Job, Runner
-from polyresearch.simulator import Simulator
+from polyresearch.simulator import ModelConfig, Simulator
 from tests.conftest import UNIT, wait_until
 
 #: A hang guard for the tests that run a script in a fresh interpreter, not a speed limit.
@@ -49,7 +49,9 @@ async def test_feed_and_simulator_run_on_the_callers_loop() -> None:
 async def test_rerunning_a_name_stops_the_previous_stream() -> None:
     """Running a second feed under a name stops the first: one live stream per name."""
     runner = Runner()
-    async with Simulator(seed=2, markets=1, rate=300) as sim:
+    # No market resolves mid-test (with seed 2 the only market resolves ~19 s in).
+    steady = ModelConfig(lifecycle_rate=0.0)
+    async with Simulator(seed=2, markets=1, rate=300, model_config=steady) as sim:
         first, second = _feed(sim), _feed(sim)
         runner.run_feed("clob", first)
         await runner.wait(lambda: first.running and len(first.tables.quotes) > 0)
