@@ -16,14 +16,19 @@ import msgspec
 
 from polyresearch.feed import Feed
 from polyresearch.simulator import Simulator
+from polyresearch.simulator.faults import Target
+from polyresearch.simulator.market import BookChanged
 from polyresearch.state.books import MarketParams
 from polyresearch.state.orderbook import BookStatus
 
 __all__ = [
     "book_diff",
     "clob_converged",
+    "clob_diverged",
     "market_params",
     "missing_trades",
+    "settled",
+    "skip_deltas_until_detected",
     "us_converged",
 ]
 
@@ -108,3 +113,72 @@ def missing_trades(
             continue
         want[(key, trade.ts_ms, round(float(price), 6), round(float(trade.size), 6))] += 1
     return sum((want - have).values())
+
+
+async def settled(feed: Feed, sim: Simulator, within: float = 20) -> None:
+    """Wait until a one-connection feed has taken in every frame the simulator sent."""
+    await feed.wait_for(
+        lambda f: f.stats().frames_in >= sum(sim.stats().frames_sent.values()), within=within
+    )
+
+
+def clob_diverged(feed: Feed, sim: Simulator) -> set[str]:
+    """The CLOB tokens whose local book differs from ground truth (or is not LIVE)."""
+    tokens = [t for m in sim.markets() for t in m.token_ids]
+    return feed.read(lambda: {t for t in tokens if book_diff(feed, sim, t, t) is not None})
+
+
+async def skip_deltas_until_detected(
+    feed: Feed,
+    sim: Simulator,
+    target: Target,
+    *,
+    at_once: bool,
+    rounds: int = 40,
+    steps: int = 500,
+) -> int:
+    """Lose one price_change at a time until a lasting divergence is detected (a resync).
+
+    For a CLOB feed on one connection to a simulator built with ``rate=0``: the model is
+    stepped by hand and the feed takes in every frame after each step, so each lost delta is
+    seen to end one of three ways. Healed: the venue's own repair made it harmless before
+    anything could see it (a post-trade ``book`` right after a fill's price_change, or a later
+    entry that sets the same level: sizes are absolute), and the next round skips again.
+    Detected: the feed asked for a resync. Undetected: AssertionError. With ``at_once`` (a
+    feed with ``hash_every=1``) a step whose price_change touches a diverged market must heal
+    or detect it on that very message; otherwise a divergence may last up to ``steps`` steps
+    (the hash schedule) but no longer.
+
+    Returns:
+        How many lost deltas healed before the detected one.
+    """
+    healed = 0
+    for _ in range(rounds):
+        withheld = sim.stats().frames_withheld
+        sim.faults.skip_deltas(target, count=1)
+        for _step in range(steps):
+            if sim.stats().frames_withheld > withheld:
+                break
+            sim.advance(1)
+        assert sim.stats().frames_withheld == withheld + 1, "no delta to skip"
+        await settled(feed, sim)
+        diverged = clob_diverged(feed, sim)
+        if not diverged:
+            healed += 1  # e.g. a post-trade book right after the lost delta
+            continue
+        markets = {m.condition_id for m in sim.markets() if diverged & set(m.token_ids)}
+        resyncs = feed.stats().resyncs
+        for _step in range(steps):
+            changes = sim.advance(1)
+            await settled(feed, sim)
+            if feed.stats().resyncs > resyncs:
+                return healed
+            still = clob_diverged(feed, sim)
+            if not still:
+                break
+            touched = any(isinstance(c, BookChanged) and c.condition_id in markets for c in changes)
+            assert not (at_once and touched), f"a message for {sorted(still)} did not detect it"
+        else:
+            raise AssertionError(f"{sorted(diverged)} diverged for {steps} steps, undetected")
+        healed += 1  # a later entry rewrote the lost level
+    raise AssertionError(f"{rounds} lost deltas, {healed} healed, none detected")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
 
 # websockets reads its reconnect backoff from these variables when first imported. Tests run
 # the real reconnect machinery, only faster (the defaults start at up to 5 s of jitter).
@@ -34,3 +37,19 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within * UNIT:g} s")
         await asyncio.sleep(step)
+
+
+@pytest.fixture(autouse=True)
+def close_widgets() -> Iterator[None]:
+    """Close every ipywidgets widget a test opened.
+
+    ipywidgets keeps each open widget in a module-level registry until ``close()``: a test's
+    widgets (FigureWidgets with their trace data, the feed behind a dashboard) outlived it for
+    the whole session, and at interpreter exit their ``__del__`` ran after the registry was torn
+    down ("Exception ignored in: Widget.__del__ ... 'NoneType' object has no attribute 'pop'").
+    Nothing is imported here: a test that never touched ipywidgets has nothing to close.
+    """
+    yield
+    module = sys.modules.get("ipywidgets.widgets.widget")
+    if module is not None:
+        module.Widget.close_all()

@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import mmap
 import sys
 from array import array
 from collections.abc import Callable, Mapping, Sequence
@@ -125,6 +126,27 @@ _STORAGE: Final[Mapping[str, type[np.generic]]] = MappingProxyType(
         "category": np.int32,
     }
 )
+#: Columns of at least this many bytes get their own anonymous mapping (see _lazy_zeros).
+_MAP_BYTES: Final = 1 << 20
+
+
+def _lazy_zeros(rows: int, dtype: type[np.generic]) -> Array:
+    """A zero-filled column whose pages cost memory only once rows are written to them.
+
+    ``np.zeros`` is ``calloc``: glibc serves a request below its mmap threshold from the heap,
+    memsets it if the memory was used before, and keeps it after the column is freed. The
+    threshold rises to the size of every mapped block freed (up to 32 MiB), so after the first
+    feed was dropped, the next one's tables (~244 MiB at the default bounds) came out of the
+    heap fully touched and stayed in the process when that feed went too: a kernel that
+    re-creates feeds, or a test session, grew by that much per feed. An anonymous mapping is
+    zero-filled lazily by the kernel and returned to it when the column is garbage collected.
+    """
+    nbytes = rows * np.dtype(dtype).itemsize
+    if nbytes < _MAP_BYTES:
+        return np.zeros(rows, dtype=dtype)
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype, count=rows)
+
+
 # Bools go through a dict lookup: it accepts True/False/1/0/numpy bools alike, stores only
 # 1/0/-1, and fails (KeyError in append, None in extend) for anything else.
 _BOOL: Final[Mapping[object, int]] = MappingProxyType({True: 1, False: 0})
@@ -434,9 +456,9 @@ class RollingTable:
         self._max_categories = positive_int(max_categories, "max_categories")
         # After a compaction the dictionary holds at most this many values (see module doc).
         self._target = max(1, self._max_categories - self._max_categories // 4)
-        # np.zeros maps fresh pages lazily, so a large max_rows costs memory only as rows arrive.
+        # Zeroed pages mapped lazily: a large max_rows costs memory only as rows arrive.
         self._arrays: tuple[Array, ...] = tuple(
-            np.zeros(self._cap, dtype=_STORAGE[column.kind]) for column in schema.columns
+            _lazy_zeros(self._cap, _STORAGE[column.kind]) for column in schema.columns
         )
         self._dicts: dict[int, _Dictionary] = {
             j: _Dictionary(column.nullable)

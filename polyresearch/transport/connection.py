@@ -113,16 +113,20 @@ class _Budget:
     __slots__ = ("armed", "left", "loop", "size")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
-        self.loop = loop
+        # Weakly: this object is the value of _BUDGETS, a WeakKeyDictionary keyed by the
+        # loop; a strong reference here kept every loop (and whatever its queue still held)
+        # alive forever, one per asyncio.run() or thread-mode feed.
+        self.loop = weakref.ref(loop)
         self.size = size
         self.left = size
         self.armed = False
 
     def arm(self) -> None:
         """Refill at the start of the next iteration (call_soon runs before its I/O callbacks)."""
-        if not self.armed:
+        loop = self.loop()
+        if not self.armed and loop is not None:
             self.armed = True
-            self.loop.call_soon(self._refill)
+            loop.call_soon(self._refill)
 
     def _refill(self) -> None:
         self.left = self.size

@@ -5,12 +5,20 @@ from __future__ import annotations
 import pytest
 
 from polyresearch.feed import ClobFeed
-from polyresearch.simulator import Simulator
+from polyresearch.simulator import ModelConfig, Simulator
 from polyresearch.simulator.faults import Target
-from tests._truth import clob_converged, market_params
+from tests._truth import (
+    clob_converged,
+    clob_diverged,
+    market_params,
+    settled,
+    skip_deltas_until_detected,
+)
 from tests.conftest import wait_until
 
 MARKET = Target(venue="clob", path="/ws/market")
+#: No market resolves mid-test: the followed set stays the simulator's live set.
+STEADY = ModelConfig(lifecycle_rate=0.0)
 
 
 def _feed(sim: Simulator, **kw: object) -> tuple[ClobFeed, list[str]]:
@@ -26,17 +34,25 @@ async def _settle(feed: ClobFeed, sim: Simulator, tokens: list[str]) -> None:
 
 
 async def test_skipped_delta_is_detected_resynced_and_marked() -> None:
-    """A lost price_change shows as a BBO/hash failure, the asset is resynced, status has it."""
-    async with Simulator(seed=31, markets=4, rate=600) as sim:
-        feed, tokens = _feed(sim)
+    """A lost price_change that leaves the book wrong is found on the hash schedule and resynced.
+
+    The default ``hash_every`` (one message in 16 per asset): a lasting divergence may go
+    unseen for a few messages, never for good (fault 10 of the fault suite checks
+    ``hash_every=1``). The model is stepped by hand: a lost delta the venue's own post-trade
+    book or a later same-level entry heals is not a failure to detect (see
+    :func:`tests._truth.skip_deltas_until_detected`).
+    """
+    async with Simulator(seed=31, markets=4, rate=0, model_config=STEADY) as sim:
+        params = market_params(sim)
+        feed = ClobFeed(assets=list(params), url=sim.clob_market_url, params=params)
+        tokens = list(params)
         async with feed:
-            await feed.wait_for(lambda f: f.stats().books.changes_applied >= 100)
-            sim.faults.skip_deltas(MARKET, count=3)
-            await feed.wait_for(lambda f: f.stats().resyncs >= 1, within=20)
-            # A lost delta shows only on the asset's next message: keep the flow going until
-            # every market has had several, then stop it and compare.
-            before = feed.stats().books.changes_applied
-            await feed.wait_for(lambda f: f.stats().books.changes_applied > before + 800)
+            await wait_until(lambda: feed.stats().books.live == len(tokens), 20)
+            sim.advance(100)
+            await settled(feed, sim)
+            assert not clob_diverged(feed, sim)
+            await skip_deltas_until_detected(feed, sim, MARKET, at_once=False)
+            sim.advance(300)
             await _settle(feed, sim, tokens)
             events = feed.tables.status.to_polars()["event"].cast(str).to_list()
         assert "resync" in events

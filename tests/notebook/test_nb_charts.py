@@ -14,7 +14,7 @@ from polyresearch.feed import ClobFeed
 from polyresearch.notebook import charts, runner
 from polyresearch.notebook.charts import MIN_INTERVAL, PriceChart, SpreadChart, downsample
 from polyresearch.notebook.dashboard import Dashboard
-from polyresearch.simulator import Simulator
+from polyresearch.simulator import ModelConfig, Simulator
 from polyresearch.state.schemas import Tables, make_tables
 from tests.conftest import UNIT, wait_until
 
@@ -145,7 +145,10 @@ def test_static_figure_is_a_plain_figure_with_the_data() -> None:
 
 async def test_timer_redraws_live_data_then_idles() -> None:
     """On a live feed the timer redraws; once the feed stops, the redraw count stays put."""
-    async with Simulator(seed=5, markets=1, rate=400) as sim:
+    # No market resolves mid-test: with seed 5 the only market resolved ~1 s in, so on a slow
+    # start the chart's feed subscribed to a market with no more data.
+    steady = ModelConfig(lifecycle_rate=0.0)
+    async with Simulator(seed=5, markets=1, rate=400, model_config=steady) as sim:
         market = sim.markets()[0]
         feed = ClobFeed(assets=market.token_ids, url=sim.clob_market_url)
         async with feed:

@@ -31,9 +31,12 @@ def _feed(sim: Simulator, count: int) -> ClobFeed:
 
 async def test_dashboard_fills_adds_a_market_pauses_and_replaces() -> None:
     """One call: a chart per market fills; picker 'add' adds a chart; pause stops redraws."""
-    # No market resolves mid-test: the flow must outlast the no-page waits (10 s, twice).
-    no_resolution = ModelConfig(lifecycle_rate=0.0)
-    async with Simulator(seed=12, markets=3, rate=400, model_config=no_resolution) as sim:
+    # No market resolves mid-test: with seed 12 the model resolves the first market ~3 s in,
+    # the third ~23 s and the second ~34 s; the flow must outlast the no-page waits (10 s,
+    # twice), and a loaded CI box reached the pause check (which waits for 200 more quotes)
+    # only after the last followed market had resolved.
+    steady = ModelConfig(lifecycle_rate=0.0)
+    async with Simulator(seed=12, markets=3, rate=400, model_config=steady) as sim:
         async with _feed(sim, 2) as feed:
             board = nb.dashboard(feed, rest_url=sim.http_url, interval=MIN_INTERVAL)
             first, second, third = (m.token_ids for m in sim.markets())

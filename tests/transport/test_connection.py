@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from polyresearch.errors import AuthError
+from polyresearch.transport import connection as connection_module
 from polyresearch.transport.connection import Connection
 from tests.conftest import wait_until
 
@@ -396,3 +398,23 @@ def _server_frame(payload: str | bytes) -> bytes:
 
     data = payload.encode() if isinstance(payload, str) else payload
     return Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
+
+
+def test_the_per_loop_frame_budget_does_not_keep_its_loop_alive() -> None:
+    """A finished event loop is collectable once a connection took its frame budget.
+
+    The budget is the value of a WeakKeyDictionary keyed by the loop; it held the loop
+    strongly, so each asyncio.run() or thread-mode feed leaked its loop for good.
+    """
+
+    async def take_budget() -> weakref.ref[asyncio.AbstractEventLoop]:
+        budget = connection_module._loop_budget()
+        budget.left = 0
+        budget.arm()  # the refill callback is queued on the loop
+        await asyncio.sleep(0)
+        assert budget.left == budget.size  # and it ran
+        return weakref.ref(asyncio.get_running_loop())
+
+    loop_ref = asyncio.run(take_budget())
+    gc.collect()
+    assert loop_ref() is None
