@@ -32,6 +32,7 @@ stream, not the page, was the limit there). Both miss the goal.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 from collections.abc import Callable
@@ -203,8 +204,9 @@ chart.start()
 #: Page side: every animation frame, note when the chart's newest x changed.
 PAGE_POLL = """
 () => {
-  window.__bench = {seen: [], last: null};
+  window.__bench = {seen: [], last: null, polls: []};
   const poll = () => {
+    window.__bench.polls.push(performance.timeOrigin + performance.now());
     const gd = document.querySelector('.jp-NotebookPanel .js-plotly-plot');
     const x = gd && gd.data && gd.data[0] ? gd.data[0].x : null;
     if (x && x.length) {
@@ -300,6 +302,9 @@ def bench_browser(seconds: float, rate: float, points: int, interval: float = 0.
                 time.sleep(seconds)
                 t1 = time.time() * 1e3
                 seen: list[list[float]] = page.evaluate("() => window.__bench.seen")
+                polls: list[float] = page.evaluate(
+                    f"() => window.__bench.polls.filter(t => t >= {t0} && t < {t1})"
+                )
                 last = wait_for(
                     "the kernel's log after the window",
                     lambda: (k := kernel_state()) and k["wall_ms"] >= t1 and k,
@@ -343,6 +348,14 @@ def bench_browser(seconds: float, rate: float, points: int, interval: float = 0.
         print(
             f"send->page latency p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
             f"max {max(latency):.0f} ms over {len(latency)} matched redraws"
+        )
+    if len(polls) > 1:
+        # The page looks once per animation frame: its gaps bound the latency's resolution.
+        gaps = [b - a for a, b in itertools.pairwise(polls)]
+        print(
+            f"page polls        {len(polls) / window:6.1f} frames/s, "
+            f"gap p50 {_pct(gaps, 0.5):.0f} ms, p95 {_pct(gaps, 0.95):.0f} ms "
+            "(the latency's resolution)"
         )
     print(
         f"flow control: page confirmed {last['acks']}, ticks held waiting for the page "
