@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import types
 
 import polyresearch
+from tests._subprocess import run_python
 
 
 def test_all_matches_public_names() -> None:
@@ -56,11 +55,7 @@ def test_import_has_no_side_effects() -> None:
         "    pass\n"
         "print('clean')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "clean"
+    assert run_python(code) == "clean"
 
 
 def test_lazy_record_and_analysis_names() -> None:
@@ -74,8 +69,4 @@ def test_lazy_record_and_analysis_names() -> None:
         "assert polyresearch.Recorder is record.Recorder\n"
         "print('ok')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert run_python(code) == "ok"

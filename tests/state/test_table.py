@@ -5,8 +5,6 @@ from __future__ import annotations
 import doctest
 import itertools
 import math
-import subprocess
-import sys
 import tracemalloc
 from collections import deque
 from typing import Any
@@ -22,6 +20,7 @@ from polars.testing import assert_frame_equal
 import polyresearch.state.table as table_module
 from polyresearch.errors import ConfigError, StateError
 from polyresearch.state.table import NULL_INT, Column, RollingTable, Schema, TableStats
+from tests._subprocess import run_python
 
 T0 = 1_700_000_000_000_000_000  # a realistic ns timestamp
 
@@ -693,11 +692,7 @@ def test_dropped_tables_give_their_memory_back() -> None:
         "    gc.collect()\n"
         "print((rss_kb() - before) // 1024)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert int(result.stdout) < 16  # MB
+    assert int(run_python(code)) < 16  # MB
 
 
 def test_importing_the_state_layer_stays_light() -> None:
@@ -708,11 +703,7 @@ def test_importing_the_state_layer_stays_light() -> None:
         "heavy = [m for m in ('pandas', 'polars', 'pyarrow', 'asyncio') if m in sys.modules]\n"
         "print(heavy)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert run_python(code) == "[]"
 
 
 def test_to_polars_imports_neither_pandas_nor_pyarrow() -> None:
@@ -730,11 +721,7 @@ def test_to_polars_imports_neither_pandas_nor_pyarrow() -> None:
         "print(frame.null_count().row(0) == (1,) * 5,\n"
         "      [m for m in ('pandas', 'pyarrow') if m in sys.modules])\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "True []"
+    assert run_python(code) == "True []"
 
 
 def test_docstring_examples_run() -> None:
