@@ -479,7 +479,7 @@ class _WTickSizeChange(msgspec.Struct, gc=False, tag_field="event_type", tag="ti
     timestamp: _Ts = None
 
 
-class _WLastTradePrice(msgspec.Struct, gc=False, tag_field="event_type", tag="last_trade_price"):
+class _LastTradePriceFields(msgspec.Struct, gc=False):
     asset_id: str
     market: str
     price: str
@@ -490,19 +490,15 @@ class _WLastTradePrice(msgspec.Struct, gc=False, tag_field="event_type", tag="la
     transaction_hash: str | None = None
 
 
-class _WFastLastTradePrice(msgspec.Struct, gc=False):
+class _WLastTradePrice(_LastTradePriceFields, tag_field="event_type", tag="last_trade_price"):
+    pass
+
+
+class _WFastLastTradePrice(_LastTradePriceFields, kw_only=True):
     # _WLastTradePrice for the fast path in receive(): a single tagged struct would accept a
     # missing tag, which the union (the general path) refuses, so the tag is a required field
     # here, checked wherever it appears (as the PriceChange fast path does).
     event_type: Literal["last_trade_price"]
-    asset_id: str
-    market: str
-    price: str
-    size: str
-    side: str | None = None
-    timestamp: _Ts = None
-    fee_rate_bps: str | None = None
-    transaction_hash: str | None = None
 
 
 class _WBestBidAsk(msgspec.Struct, gc=False, tag_field="event_type", tag="best_bid_ask"):
