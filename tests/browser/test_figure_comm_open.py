@@ -211,10 +211,8 @@ async def test_timer_sends_the_next_redraw_once_the_page_confirmed_the_last(
         chart.stop()
 
 
-async def test_a_confirmation_wakes_a_timer_that_held_a_redraw(
-    comms: list[RecordingComm],
-) -> None:
-    """A held redraw goes out when the page confirms, not a whole interval later."""
+async def _chart_a_page_drew(comms: list[RecordingComm]) -> tuple[Tables, PriceChart]:
+    """A started chart whose first redraw a page has confirmed (flow control is on)."""
     tables = make_tables(max_rows=1000)
     chart = PriceChart(tables, ["yes"], interval=MIN_INTERVAL)
     _figure_comm(comms, chart.figure)
@@ -222,7 +220,19 @@ async def test_a_confirmation_wakes_a_timer_that_held_a_redraw(
     try:
         _quote(tables)
         await _until(lambda: chart.redraws >= 1)
-        _answer(chart)  # a page draws this figure
+    except BaseException:
+        chart.stop()
+        raise
+    _answer(chart)
+    return tables, chart
+
+
+async def test_a_confirmation_wakes_a_timer_that_held_a_redraw(
+    comms: list[RecordingComm],
+) -> None:
+    """A held redraw goes out when the page confirms, not a whole interval later."""
+    tables, chart = await _chart_a_page_drew(comms)
+    try:
         _quote(tables)
         await _until(lambda: chart.redraws >= 2)
         _quote(tables)  # held: the page has not confirmed redraw 2
@@ -242,14 +252,8 @@ async def test_timer_sends_anyway_after_the_ack_timeout(
 ) -> None:
     """A page that stopped answering (closed tab) slows the chart down but does not stop it."""
     monkeypatch.setattr(charts, "ACK_TIMEOUT", 0.5)
-    tables = make_tables(max_rows=1000)
-    chart = PriceChart(tables, ["yes"], interval=MIN_INTERVAL)
-    _figure_comm(comms, chart.figure)
-    chart.start()
+    tables, chart = await _chart_a_page_drew(comms)  # ... and then the page goes silent
     try:
-        _quote(tables)
-        await _until(lambda: chart.redraws >= 1)
-        _answer(chart)  # a page drew the figure once, then goes silent
         _quote(tables)
         await _until(lambda: chart.redraws >= 2)
         _quote(tables)
