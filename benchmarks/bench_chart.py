@@ -205,9 +205,16 @@ chart.start()
 PAGE_POLL = """
 () => {
   window.__bench = {seen: [], last: null, polls: []};
+  window.__plotted = [];
   const poll = () => {
     window.__bench.polls.push(performance.timeOrigin + performance.now());
     const gd = document.querySelector('.jp-NotebookPanel .js-plotly-plot');
+    if (gd && gd.on && !gd.__benchHooked) {
+      // The end of each Plotly redraw (its promise chain), to split the page's work.
+      gd.__benchHooked = true;
+      gd.on('plotly_afterplot',
+            () => window.__plotted.push(performance.timeOrigin + performance.now()));
+    }
     const x = gd && gd.data && gd.data[0] ? gd.data[0].x : null;
     if (x && x.length) {
       const v = Number(x[x.length - 1]);
@@ -228,7 +235,45 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def bench_browser(seconds: float, rate: float, points: int, interval: float = 0.1) -> None:
+#: Installed before the page loads: the wall-clock time each large websocket message (a chart
+#: update's binary frame) reached the page's JavaScript, to split the latency into transit
+#: (kernel send -> page event) and the page's own work (event -> drawn).
+WS_HOOK = """
+(() => {
+  const Native = window.WebSocket;
+  window.__wsin = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        const d = e.data;
+        const n = typeof d === 'string' ? d.length : (d.byteLength ?? d.size ?? 0);
+        if (n > 20000) { window.__wsin.push(performance.timeOrigin + performance.now()); }
+      });
+    }
+  };
+})();
+"""
+
+#: Main-thread trace categories for --trace (what DevTools' Performance panel records).
+TRACE_CATEGORIES = ",".join(
+    [
+        "devtools.timeline",
+        "disabled-by-default-devtools.timeline",
+        "v8.execute",
+        "blink.user_timing",
+        "disabled-by-default-v8.cpu_profiler",
+    ]
+)
+
+
+def bench_browser(
+    seconds: float,
+    rate: float,
+    points: int,
+    interval: float = 0.1,
+    trace: str | None = None,
+) -> None:
     import json
     import subprocess
     import sys
@@ -283,6 +328,7 @@ def bench_browser(seconds: float, rate: float, points: int, interval: float = 0.
             context = launch_chromium(p, work / "profile")
             try:
                 page = context.pages[0] if context.pages else context.new_page()
+                page.add_init_script(WS_HOOK)
                 open_notebook(page, lab, "bench.ipynb", timeout=120)
                 run_all(page)
                 page.evaluate(PAGE_POLL)
@@ -298,9 +344,31 @@ def bench_browser(seconds: float, rate: float, points: int, interval: float = 0.
                     step=0.5,
                 )
                 first = wait_for("the kernel's log", kernel_state, 60)
+                cdp = None
+                events: list[dict[str, Any]] = []
+                if trace is not None:
+                    cdp = context.new_cdp_session(page)
+                    done: list[bool] = []
+                    cdp.on("Tracing.dataCollected", lambda e: events.extend(e["value"]))
+                    cdp.on("Tracing.tracingComplete", lambda e: done.append(True))
+                    cdp.send(
+                        "Tracing.start",
+                        {"categories": TRACE_CATEGORIES, "transferMode": "ReportEvents"},
+                    )
                 t0 = time.time() * 1e3
                 time.sleep(seconds)
                 t1 = time.time() * 1e3
+                if cdp is not None:
+                    cdp.send("Tracing.end")
+                    # Playwright delivers CDP events only while it waits on the page.
+                    wait_for("the page's trace", lambda: page.wait_for_timeout(500) or done, 120)
+                    Path(trace).write_text(json.dumps({"traceEvents": events}))  # type: ignore[arg-type]
+                wsin: list[float] = page.evaluate(
+                    f"() => window.__wsin.filter(t => t >= {t0 - 2000} && t < {t1 + 2000})"
+                )
+                plotted: list[float] = page.evaluate(
+                    f"() => window.__plotted.filter(t => t >= {t0 - 2000} && t < {t1 + 2000})"
+                )
                 seen: list[list[float]] = page.evaluate("() => window.__bench.seen")
                 polls: list[float] = page.evaluate(
                     f"() => window.__bench.polls.filter(t => t >= {t0} && t < {t1})"
@@ -349,6 +417,21 @@ def bench_browser(seconds: float, rate: float, points: int, interval: float = 0.
             f"send->page latency p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
             f"max {max(latency):.0f} ms over {len(latency)} matched redraws"
         )
+    # Where the latency goes, per matched redraw: send -> the first large websocket message
+    # the page handled after it (its binary frame: transit, including the page's task queue),
+    # -> the first end of a Plotly redraw after that (plotly_afterplot: decode, widget
+    # manager, Plotly.update), -> the poll's sighting (the next animation frame).
+    steps: list[tuple[float, float, float]] = []
+    for s in shown:
+        sent = sent_at.get(s[0])
+        got = next((w for w in wsin if sent is not None and w >= sent), None)
+        drawn = next((a for a in plotted if got is not None and a >= got), None)
+        if sent is not None and got is not None and drawn is not None and drawn <= s[1] + 1:
+            steps.append((got - sent, drawn - got, s[1] - drawn))
+    if steps:
+        parts = ("transit", "page redraw", "to frame")
+        p50s = [f"{n} {_pct([st[i] for st in steps], 0.5):.0f} ms" for i, n in enumerate(parts)]
+        print(f"latency parts p50: {', '.join(p50s)} ({len(steps)} redraws)")
     if len(polls) > 1:
         # The page looks once per animation frame: its gaps bound the latency's resolution.
         gaps = [b - a for a, b in itertools.pairwise(polls)]
@@ -357,6 +440,8 @@ def bench_browser(seconds: float, rate: float, points: int, interval: float = 0.
             f"gap p50 {_pct(gaps, 0.5):.0f} ms, p95 {_pct(gaps, 0.95):.0f} ms "
             "(the latency's resolution)"
         )
+    acked = (last["acks"] - first["acks"]) / ((last["wall_ms"] - first["wall_ms"]) / 1e3)
+    print(f"page confirmed    {acked:6.2f} updates/s (every redraw, newest point moved or not)")
     print(
         f"flow control: page confirmed {last['acks']}, ticks held waiting for the page "
         f"{last['page_waits']}, sent after the ack timeout {last['ack_timeouts']}"
@@ -376,9 +461,12 @@ def main() -> None:
     # The page paces the chart (one unconfirmed redraw at a time), so the timer can run faster
     # than the 4 Hz goal: at the charts' default 0.25 s, 4 Hz would be the ceiling, not a floor.
     parser.add_argument("--interval", type=float, default=0.1, help="browser: chart timer, s")
+    parser.add_argument(
+        "--trace", metavar="PATH", help="browser: save a Chrome trace of the window (JSON)"
+    )
     args = parser.parse_args()
     if args.browser:
-        bench_browser(args.seconds, args.rate, args.points, args.interval)
+        bench_browser(args.seconds, args.rate, args.points, args.interval, args.trace)
         return
     comm.create_comm = lambda **kwargs: PackingComm(**kwargs)
     print("one batch_update of one trace (x and y), median ms; tick() = PriceChart redraw of")
