@@ -432,11 +432,13 @@ class LiveChart:
         #   figure a second time within the same update.
         # - an axis title "standoff" (15 px in plotly's templates) measures every label again
         #   to place the title, titled or not (see _template).
-        # Fixed margins with room for the labels need none of it.
+        # Fixed margins with room for the labels need none of it. The y axis is typed too:
+        # an untyped axis is re-guessed from a sample of its data on every redraw (see
+        # _FigureWidget._send_update_msg, which restates both types in each update).
         fixed = {"automargin": False, "ticklabeloverflow": "allow"}
         layout: dict[str, Any] = {
             "xaxis": {"type": "date", **fixed},
-            "yaxis": dict(fixed),
+            "yaxis": {"type": "linear", **fixed},
             "margin": {"l": 50, "r": 10, "t": 40, "b": 45},  # room for the date line
             "height": 360,
             "legend": {"orientation": "h"},

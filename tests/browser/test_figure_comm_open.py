@@ -127,7 +127,8 @@ def test_every_data_update_restates_the_date_axis(comms: list[RecordingComm]) ->
     updates = _updates(sent)
     assert len(updates) == 3
     for update in updates:
-        assert update["layout_data"] == {"xaxis.type": "date"}
+        # y too: typed, so the page does not re-guess its type from the data on each redraw.
+        assert update["layout_data"] == {"xaxis.type": "date", "yaxis.type": "linear"}
         assert {"x", "y"} <= set(update["style_data"])
     # x stays numbers (epoch ms, sent as a binary buffer), not strings.
     assert chart.figure.data[0].x.dtype.kind == "f"
