@@ -50,6 +50,8 @@ import numpy as np
 import numpy.typing as npt
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.serializers import custom_serializers
+from traitlets import Dict
 
 from polyresearch.state.schemas import Tables
 from polyresearch.state.table import RollingTable
@@ -675,6 +677,18 @@ class _FigureWidget(go.FigureWidget):  # type: ignore[misc]
     """
 
     _defer_open = False
+
+    # The page's Plotly view answers every update with these (our flow-control ack, see
+    # LiveChart._on_page_answer). ipywidgets echoes every state a front-end sends back to the
+    # front-ends by default (``echo_update``): for these, one more message per redraw for the
+    # page to decode and drop, on a main thread that redraw costs already keep busy. Only the
+    # kernel reads them, so the echo is off.
+    _js2py_traceDeltas = Dict(allow_none=True).tag(
+        sync=True, echo_update=False, **custom_serializers
+    )
+    _js2py_layoutDelta = Dict(allow_none=True).tag(
+        sync=True, echo_update=False, **custom_serializers
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._defer_open = True
