@@ -49,6 +49,9 @@ from typing import Any, Literal, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.serializers import custom_serializers
+from traitlets import Dict
 
 from polyresearch.state.schemas import Tables
 from polyresearch.state.table import RollingTable
@@ -422,12 +425,30 @@ class LiveChart:
         raise NotImplementedError
 
     def _layout(self) -> dict[str, Any]:
-        return {
-            "xaxis": {"type": "date"},
-            "margin": {"l": 40, "r": 10, "t": 40, "b": 45},  # room for the date line
+        # Every redraw is a full plotly.js replot (new x and y), and in a profile of the page
+        # (bench_chart --browser --trace) two axis settings cost the most beyond it:
+        # - ticklabeloverflow "hide past div" (the default) measures the bounding box of every
+        #   tick label, once per label drawn (forced layouts): ~20 ms of a ~100 ms redraw;
+        # - automargin (on in plotly's default template) measures the labels too, and when
+        #   their width changes (0.5 -> 0.525) the margins move and plotly.js replots the whole
+        #   figure a second time within the same update.
+        # - an axis title "standoff" (15 px in plotly's templates) measures every label again
+        #   to place the title, titled or not (see _template).
+        # Fixed margins with room for the labels need none of it. The y axis is typed too:
+        # an untyped axis is re-guessed from a sample of its data on every redraw (see
+        # _FigureWidget._send_update_msg, which restates both types in each update).
+        fixed = {"automargin": False, "ticklabeloverflow": "allow"}
+        layout: dict[str, Any] = {
+            "xaxis": {"type": "date", **fixed},
+            "yaxis": {"type": "linear", **fixed},
+            "margin": {"l": 50, "r": 10, "t": 40, "b": 45},  # room for the date line
             "height": 360,
             "legend": {"orientation": "h"},
         }
+        template = _template()
+        if template is not None:
+            layout["template"] = template
+        return layout
 
     def _versions(self) -> tuple[int, ...]:
         return tuple(t.version for t in self.sources)
@@ -547,7 +568,9 @@ class PriceChart(LiveChart):
         return traces
 
     def _layout(self) -> dict[str, Any]:
-        return {**super()._layout(), "title": {"text": "Price"}, "yaxis": {"title": "price"}}
+        # No y title: the chart's title says "Price", and a titled axis makes plotly.js measure
+        # every tick label on each redraw to keep the title clear of them.
+        return {**super()._layout(), "title": {"text": "Price"}}
 
     def _gather(self) -> dict[str, tuple[npt.NDArray[Any], ...]]:
         raw = {"quotes": self._tail(self.sources[0], "mid", "best_bid", "best_ask")}
@@ -655,6 +678,18 @@ class _FigureWidget(go.FigureWidget):  # type: ignore[misc]
 
     _defer_open = False
 
+    # The page's Plotly view answers every update with these (our flow-control ack, see
+    # LiveChart._on_page_answer). ipywidgets echoes every state a front-end sends back to the
+    # front-ends by default (``echo_update``): for these, one more message per redraw for the
+    # page to decode and drop, on a main thread that redraw costs already keep busy. Only the
+    # kernel reads them, so the echo is off.
+    _js2py_traceDeltas = Dict(allow_none=True).tag(
+        sync=True, echo_update=False, **custom_serializers
+    )
+    _js2py_layoutDelta = Dict(allow_none=True).tag(
+        sync=True, echo_update=False, **custom_serializers
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._defer_open = True
         try:
@@ -687,6 +722,29 @@ class _FigureWidget(go.FigureWidget):  # type: ignore[misc]
             if axis_type not in (None, "-"):
                 relayout.setdefault(f"{name}.type", axis_type)
         super()._send_update_msg(restyle_data, relayout, *args, **kwargs)
+
+
+_TEMPLATES: dict[str, go.layout.Template] = {}
+
+
+def _template() -> go.layout.Template | None:
+    """Plotly's default template (``pio.templates.default``) without axis title standoffs.
+
+    With ``title.standoff`` set (plotly's own templates set 15 px on both axes), plotly.js
+    measures the bounding box of every tick label on every redraw to place the axis title
+    (forced style and layout, about 10 ms of a redraw at 10k points), titled axis or not. A
+    standoff cannot be unset from the figure's layout (the template's value shows through),
+    hence a copy of the template without it, built once per default template (~20 ms).
+    """
+    name = pio.templates.default
+    if not name:
+        return None
+    if name not in _TEMPLATES:
+        template = go.layout.Template(pio.templates[name])
+        for axis in (template.layout.xaxis, template.layout.yaxis):
+            axis.title.standoff = None
+        _TEMPLATES[name] = template
+    return _TEMPLATES[name]
 
 
 def _epoch_ms(ts: npt.NDArray[Any], recv: npt.NDArray[Any]) -> FloatArray:

@@ -127,7 +127,8 @@ def test_every_data_update_restates_the_date_axis(comms: list[RecordingComm]) ->
     updates = _updates(sent)
     assert len(updates) == 3
     for update in updates:
-        assert update["layout_data"] == {"xaxis.type": "date"}
+        # y too: typed, so the page does not re-guess its type from the data on each redraw.
+        assert update["layout_data"] == {"xaxis.type": "date", "yaxis.type": "linear"}
         assert {"x", "y"} <= set(update["style_data"])
     # x stays numbers (epoch ms, sent as a binary buffer), not strings.
     assert chart.figure.data[0].x.dtype.kind == "f"
@@ -159,6 +160,29 @@ def _answer(chart: PriceChart, edit_id: int | None = None) -> None:
             "buffers": [],
         }
     )
+
+
+def test_page_answers_are_not_echoed_back_to_the_page(comms: list[RecordingComm]) -> None:
+    """The page's per-update answer reaches the kernel's handlers, and no echo goes back.
+
+    ipywidgets echoes front-end state to the front-ends by default: one more message per
+    redraw for the busy page (charts._FigureWidget turns it off for the answer traits).
+    """
+    tables = make_tables(max_rows=100)
+    chart = PriceChart(tables, ["yes"])
+    sent = _figure_comm(comms, chart.figure)
+    _quote(tables)
+    assert chart.tick()
+    chart._mark_sent()
+    assert chart.figure._trace_edit_in_process
+    before = len(sent.messages)
+    _answer(chart)
+    assert not chart.figure._trace_edit_in_process  # plotly's handler ran: the edit is done
+    assert chart.acks == 1  # and so did ours
+    replies = sent.messages[before:]
+    assert not [m for m in replies if m.get("method") == "echo_update"], replies
+    # The trait itself still syncs (echo is the only thing turned off).
+    assert chart.figure.trait_metadata("_js2py_traceDeltas", "sync") is True
 
 
 async def _until(predicate: Callable[[], bool], within: float = 30.0) -> None:
