@@ -23,9 +23,10 @@ fragmented messages, frames that arrive before the connection is served and fram
 invalid UTF-8 (so websockets closes with 1007 as before); order is kept, as nothing takes the
 direct path while that queue holds frames. Fairness: all connections on a loop share a budget
 of :data:`BURST_FRAMES` frames per loop iteration, so a huge burst cannot starve the event loop
-(a Jupyter kernel's): past it, frames wait in a per-connection backlog with reading paused
-(bounded: about one read) and are delivered, in order and the same cheap way, over the next
-iterations; the reader task of websockets' queue also yields while the budget is spent.
+(a Jupyter kernel's): past it, frames wait in a per-connection backlog and are delivered, in
+order and the same cheap way, over the next iterations; a connection stops reading from its
+socket while its backlog holds :data:`BACKLOG_FRAMES` frames (bounded: that plus one read). The
+reader task of websockets' queue also yields while the budget is spent.
 
 Liveness: if ``heartbeat`` is set (CLOB: ``"PING"``) it is sent every ``heartbeat_interval``
 seconds. Any inbound frame (a ``PONG``, a US ``heartbeat``, data) proves the socket alive;
@@ -101,6 +102,9 @@ MIN_HEALTHY_SECONDS: Final = 5.0
 #: connection stays on the direct path; 50 backlogged ones at ~30 µs a frame would otherwise
 #: hold the loop for over a second per iteration.
 BURST_FRAMES: Final = 512
+#: Frames a connection may hold back (past the budget) before it stops reading from its
+#: socket: its backlog holds at most this plus one read (256 KiB), well under 1 MB of CLOB frames.
+BACKLOG_FRAMES: Final = 512
 
 _TEXT: Final = Opcode.TEXT
 _BINARY: Final = Opcode.BINARY
@@ -221,8 +225,9 @@ class _DirectConnection(ClientConnection):
     queue. Control frames, close handling, max_size and fragmentation stay websockets' own.
 
     Fairness: once this loop iteration's budget is spent, data frames wait in ``_backlog``
-    (reading paused, so it holds at most about one read) and a ``call_soon`` drain delivers
-    them over the next iterations, the same cheap way, in order.
+    and a ``call_soon`` drain delivers them over the next iterations, the same cheap way, in
+    order. Reading pauses while the backlog holds :data:`BACKLOG_FRAMES` frames, so it holds at
+    most that plus one read.
     """
 
     _sink: Connection | None = None
@@ -230,6 +235,7 @@ class _DirectConnection(ClientConnection):
     _chunk_mono = 0.0
     _backlog: collections.deque[tuple[Frame, int, float]] | None = None
     _draining = False
+    _paused = False  # reading paused by us because the backlog reached BACKLOG_FRAMES
 
     def data_received(self, data: bytes) -> None:
         sink = self._sink
@@ -239,8 +245,13 @@ class _DirectConnection(ClientConnection):
             self._chunk_mono = time.monotonic()
             sink._budget.arm()
         super().data_received(data)
-        if self._backlog:
-            # Reading may have been resumed by websockets' own flow control meanwhile.
+        backlog = self._backlog
+        if backlog is not None and len(backlog) >= BACKLOG_FRAMES:
+            # Only a long backlog stops reading. Pausing at the first deferred frame (and
+            # resuming after each drain) cost 10-12% of the CPU per message with 50 saturated
+            # connections sharing the budget (bench_ingest, 5,000 assets). Paused again even
+            # if websockets' own flow control resumed reading meanwhile.
+            self._paused = True
             self.transport.pause_reading()
 
     def process_event(self, event: Event) -> None:
@@ -291,7 +302,6 @@ class _DirectConnection(ClientConnection):
         sink._counts[11] += 1
         if not self._draining:
             self._draining = True
-            self.transport.pause_reading()
             sink._budget.arm()
             self.loop.call_soon(self._drain)
 
@@ -307,8 +317,10 @@ class _DirectConnection(ClientConnection):
             self._draining = True
             budget.arm()  # the refill runs first in the next iteration, then this drain
             self.loop.call_soon(self._drain)
-        elif not self.recv_messages.paused:
-            self.transport.resume_reading()
+        if self._paused and len(backlog) < BACKLOG_FRAMES:
+            self._paused = False
+            if not self.recv_messages.paused:  # websockets' own pause is its to lift
+                self.transport.resume_reading()
 
     def flush(self) -> None:
         """Deliver whatever waits in the backlog now (the connection is ending)."""

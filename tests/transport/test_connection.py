@@ -348,6 +348,45 @@ async def test_burst_over_budget_is_delivered_in_order_and_yields(
         assert seen_ticks[-1] > seen_ticks[0]
 
 
+async def test_backlog_past_the_budget_is_bounded_by_pausing_reads(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst far over the budget waits in a backlog that stops reading once it holds
+    BACKLOG_FRAMES frames (so it never grows past that plus one read), and still arrives
+    complete and in order."""
+    from polyresearch.transport import connection as connection_module
+
+    monkeypatch.setattr(connection_module, "BURST_FRAMES", 8)
+    monkeypatch.setattr(connection_module, "BACKLOG_FRAMES", 32)
+    fresh: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+    monkeypatch.setattr(connection_module, "_BUDGETS", fresh)
+    longest = 0
+    paused_seen = False
+    conn: Connection
+
+    class Watching(Hooks):
+        def on_frame(self, data: str | bytes, recv_ns: int) -> None:
+            nonlocal longest, paused_seen
+            ws = conn._ws
+            if ws is not None:
+                longest = max(longest, len(ws._backlog or ()))
+                paused_seen = paused_seen or ws._paused
+            super().on_frame(data, recv_ns)
+
+    hooks = Watching()
+    conn = Connection("t", _url(peer), hooks)
+    async with running(conn):
+        await wait_until(lambda: len(peer.connections) == 1 and peer.received)
+        # 1 KiB frames, 4 MiB in one write: a read holds at most 256 KiB (~256 frames).
+        burst = [f"{i:08d}" + "x" * 1016 for i in range(4_000)]
+        peer.connections[0].transport.write(b"".join(_server_frame(m) for m in burst))
+        await wait_until(lambda: len(hooks.frames) == len(burst), within=60)
+        assert hooks.frames == burst
+        assert paused_seen
+        assert 32 <= longest <= 32 + 300, longest
+        assert conn.stats().frames_deferred > 0
+
+
 async def test_budget_backlog_keeps_order_around_a_fragmented_message(
     peer: Peer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
