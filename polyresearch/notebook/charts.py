@@ -443,7 +443,10 @@ class LiveChart:
             "yaxis": {"type": "linear", **fixed},
             "margin": {"l": 50, "r": 10, "t": 40, "b": 45},  # room for the date line
             "height": 360,
-            "legend": {"orientation": "h"},
+            # Below the date line: with automargin off, the default y (-0.1) put the legend
+            # over the second line of the date ticks; the legend still widens the bottom
+            # margin for itself (margin.autoexpand).
+            "legend": {"orientation": "h", "y": -0.2, "yanchor": "top"},
         }
         template = _template()
         if template is not None:
