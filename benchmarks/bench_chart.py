@@ -49,6 +49,14 @@ With the box quieter (load 1.6 at the start): new p50 91 ms, p95 187 ms, 6.83 Hz
 58 ms, transit 20 ms): goal met; old right after, load 4.3 by then, p50 149 ms. So: 4 Hz is
 met at any load seen; p50 <= 100 ms is met on a quiet box and missed by 20-30 ms at load 4-5.
 The last quiet-box figure of the old code was p50 121 ms.
+Quiet box after the merge (load 0.9 at the start, nothing else running), same command:
+8.03 redraws/s applied (kernel 8.00), p50 84 ms, p95 143 ms over 241 redraws (transit 19 ms,
+page redraw 55 ms, frame 8 ms): goal met.
+``--rate 20000`` on this box: the simulator needs a whole core for 20k events/s (97% CPU,
+measured with a plain-script ClobFeed, which took 19.6k frames/s at 64% of the other core),
+so with JupyterLab and Chromium on the same 2 cores the kernel's feed fell behind (7.2k
+frames/s), the simulator dropped it as too slow, and only 0.5 redraws/s carried a new point
+(p50 125 ms over 15). A 20k msg/s run needs a bigger machine, not a faster page.
 """
 
 from __future__ import annotations
