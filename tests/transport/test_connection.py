@@ -309,11 +309,7 @@ async def test_burst_over_budget_is_delivered_in_order_and_yields(
 ) -> None:
     """A burst larger than the per-iteration budget arrives complete and in order, and other
     tasks on the loop run while it is being delivered."""
-    from polyresearch.transport import connection as connection_module
-
-    monkeypatch.setattr(connection_module, "BURST_FRAMES", 8)
-    fresh: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-    monkeypatch.setattr(connection_module, "_BUDGETS", fresh)
+    _small_budget(monkeypatch, 8)
     ticks = 0
     seen_ticks: list[int] = []
 
@@ -356,10 +352,8 @@ async def test_backlog_past_the_budget_is_bounded_by_pausing_reads(
     complete and in order."""
     from polyresearch.transport import connection as connection_module
 
-    monkeypatch.setattr(connection_module, "BURST_FRAMES", 8)
+    _small_budget(monkeypatch, 8)
     monkeypatch.setattr(connection_module, "BACKLOG_FRAMES", 32)
-    fresh: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-    monkeypatch.setattr(connection_module, "_BUDGETS", fresh)
     longest = 0
     paused_seen = False
     conn: Connection
@@ -394,11 +388,7 @@ async def test_budget_backlog_keeps_order_around_a_fragmented_message(
     wire order, whichever path each one takes."""
     from websockets.frames import Frame, Opcode
 
-    from polyresearch.transport import connection as connection_module
-
-    monkeypatch.setattr(connection_module, "BURST_FRAMES", 4)
-    fresh: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-    monkeypatch.setattr(connection_module, "_BUDGETS", fresh)
+    _small_budget(monkeypatch, 4)
     hooks = Hooks()
     conn = Connection("t", _url(peer), hooks)
     async with running(conn):
@@ -429,6 +419,15 @@ async def test_invalid_utf8_text_closes_1007_and_reconnects(peer: Peer) -> None:
         assert any("1007" in detail for state, detail in hooks.states if state == "disconnected")
         await peer.connections[1].send("after")
         await wait_until(lambda: hooks.frames == ["after"])
+
+
+def _small_budget(monkeypatch: pytest.MonkeyPatch, frames: int) -> None:
+    """A per-iteration budget of ``frames`` frames, with fresh per-loop budgets to hold it."""
+    from polyresearch.transport import connection as connection_module
+
+    monkeypatch.setattr(connection_module, "BURST_FRAMES", frames)
+    fresh: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+    monkeypatch.setattr(connection_module, "_BUDGETS", fresh)
 
 
 def _server_frame(payload: str | bytes) -> bytes:
