@@ -42,7 +42,7 @@ Contenders:
   whole segment (the "books" and "ltp" columns print each run's shares of ``book`` and
   ``last_trade_price`` messages). The 5,000-asset run also gets every asset's opening book
   once per cycle of the blast segment, so the segment is long (40 steps per market) to keep
-  those books a small share (books 19.4-19.9% vs the focus market's 19.2%; with 10 steps per
+  those books a small share (books 19.4-20.3% vs the focus market's 19.2%; with 10 steps per
   market they were 27%, and that alone made the 5,000-asset messages dearer);
 - (d) bytes per stored row of the tables the ``hash_every=16`` run filled;
 - (e) ``RollingTable.to_polars()`` of 1,000,000 rows vs ``pl.DataFrame`` from per-column lists.
