@@ -27,6 +27,22 @@ if [ -n "$extras" ]; then target=".[${extras}]"; else target="."; fi
 
 case ",${extras}," in
   *,dev,*|*,test,*)
+    # The notebook tests also run every notebook in a kernel with the oldest ipykernel we
+    # support (pyproject: ipykernel>=6.29): 7.x changed how the kernel runs its threads and
+    # event loop, and users on VS Code, Colab or older JupyterHubs still run 6.x. The overlay
+    # venv holds only that ipykernel; a .pth makes .venv's packages (polyresearch included)
+    # importable behind it. tests/_kernels.py gives it a kernelspec.
+    IPYKERNEL6=6.29.5
+    purelib() { "$1" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
+    link="import site; site.addsitedir('$(purelib .venv/bin/python)')"
+    if [ ! -f ".venv-ipykernel6/ready-$IPYKERNEL6" ] \
+      || [ "$(cat .venv-ipykernel6/ready-$IPYKERNEL6)" != "$link" ]; then
+      rm -rf .venv-ipykernel6
+      .venv/bin/python -m venv .venv-ipykernel6
+      echo "$link" > "$(purelib .venv-ipykernel6/bin/python)/_polyresearch_venv.pth"
+      .venv-ipykernel6/bin/python -m pip install -q "ipykernel==$IPYKERNEL6"
+      echo "$link" > ".venv-ipykernel6/ready-$IPYKERNEL6"  # rebuilt if .venv moves
+    fi
     if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
       echo "installing Debian chromium (browser tests)"
       apt-get update -qq

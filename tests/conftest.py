@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
+from tests._kernels import KERNELS, use_kernel
+
 # websockets reads its reconnect backoff from these variables when first imported. Tests run
 # the real reconnect machinery, only faster (the defaults start at up to 5 s of jitter).
 os.environ.setdefault("WEBSOCKETS_BACKOFF_INITIAL_DELAY", "0.05")
@@ -53,3 +55,13 @@ def close_widgets() -> Iterator[None]:
     module = sys.modules.get("ipywidgets.widgets.widget")
     if module is not None:
         module.Widget.close_all()
+
+
+@pytest.fixture(params=KERNELS)
+def kernel_name(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """The kernelspec a notebook test runs in: once with this venv's ipykernel, once with 6.x."""
+    return use_kernel(request.param, monkeypatch, tmp_path_factory.mktemp("jupyter"))

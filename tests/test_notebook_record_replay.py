@@ -23,14 +23,14 @@ def _number(pattern: str, text: str) -> int:
 
 
 @pytest.mark.notebook
-def test_record_replay_export_notebook() -> None:
+def test_record_replay_export_notebook(kernel_name: str) -> None:
     """Record, replay (same tables and books), export, analyse and chart: outputs prove each."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
         nb,
-        kernel_name="python3",
+        kernel_name=kernel_name,
         timeout=120,
         resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     )

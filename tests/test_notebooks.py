@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
+import polyresearch
+from tests._kernels import IPYKERNEL6_NAME, IPYKERNEL6_VENV, IPYKERNEL6_VERSION
 from tests._nb_outputs import WIDGET_VIEW
 from tests._nb_outputs import cell_errors as _errors
 from tests._nb_outputs import cell_text as _text
@@ -17,14 +21,14 @@ NOTEBOOKS = ROOT / "notebooks"
 
 
 @pytest.mark.notebook
-def test_quickstart_streams_and_keeps_receiving_between_cells() -> None:
+def test_quickstart_streams_and_keeps_receiving_between_cells(kernel_name: str) -> None:
     """01_quickstart in a real kernel: a dashboard widget, quotes grew while the kernel idled."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(NOTEBOOKS / "01_quickstart.ipynb", as_version=4)
     client = nbclient.NotebookClient(
         nb,
-        kernel_name="python3",
+        kernel_name=kernel_name,
         timeout=120,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
@@ -58,7 +62,7 @@ def test_quickstart_streams_and_keeps_receiving_between_cells() -> None:
 
 
 @pytest.mark.notebook
-def test_quickstart_rerunning_the_stream_cell_leaks_nothing() -> None:
+def test_quickstart_rerunning_the_stream_cell_leaks_nothing(kernel_name: str) -> None:
     """Re-running cell 2 in a real kernel: one feed and one live dashboard remain, not two."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
@@ -74,9 +78,35 @@ def test_quickstart_rerunning_the_stream_cell_leaks_nothing() -> None:
     rerun = nbformat.v4.new_code_cell(code[1].source)
     nb.cells = [code[0], code[1], keep, rerun, check]
     client = nbclient.NotebookClient(
-        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(NOTEBOOKS)}}
+        nb, kernel_name=kernel_name, timeout=120, resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
     client.execute()
     for cell in nb.cells:
         assert _errors(cell) == []
     assert _text(nb.cells[-1]).strip() == "['clob', 'sim'] False True False False True"
+
+
+@pytest.mark.notebook
+def test_each_kernel_runs_the_ipykernel_it_stands_for(kernel_name: str) -> None:
+    """The ipykernel-6 kernelspec really runs ipykernel 6 (and the same polyresearch as here).
+
+    The overlay venv sees .venv's packages, ipykernel 7 included, behind its own: were the
+    order wrong, every ipykernel6 run above would silently test 7.x again.
+    """
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import sys, ipykernel, polyresearch\n"
+            "print(ipykernel.__version__, sys.prefix, polyresearch.__file__)"
+        )
+    ]
+    nbclient.NotebookClient(nb, kernel_name=kernel_name, timeout=60).execute()
+    version, prefix, package = _text(nb.cells[0]).split()
+    if kernel_name == IPYKERNEL6_NAME:
+        assert (version, Path(prefix)) == (IPYKERNEL6_VERSION, IPYKERNEL6_VENV)
+    else:
+        assert (version, Path(prefix)) == (metadata.version("ipykernel"), Path(sys.prefix))
+        assert version.split(".")[0] == "7"  # the two runs cover both major versions
+    assert Path(package) == Path(polyresearch.__file__)

@@ -25,13 +25,13 @@ NOTEBOOKS = ROOT / "notebooks"
 PLOTLY = "application/vnd.plotly.v1+json"
 
 
-def _run(name: str) -> tuple[Any, list[Any]]:
+def _run(name: str, kernel_name: str) -> tuple[Any, list[Any]]:
     """Execute a notebook cell by cell with idle pauses between cells; return it and its code."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(
-        nb, kernel_name="python3", timeout=90, resources={"metadata": {"path": str(NOTEBOOKS)}}
+        nb, kernel_name=kernel_name, timeout=90, resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
     code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
     with client.setup_kernel():
@@ -78,9 +78,9 @@ def _number(pattern: str, text: str, group: int = 1) -> int:
 
 
 @pytest.mark.notebook
-def test_orderbooks_notebook_books_equal_ground_truth() -> None:
+def test_orderbooks_notebook_books_equal_ground_truth(kernel_name: str) -> None:
     """02: books equal the simulator's level by level, YES mirrors 1-NO, hashes verify, US too."""
-    nb, cells = _run("02_orderbooks.ipynb")
+    nb, cells = _run("02_orderbooks.ipynb", kernel_name)
     assert _errors(cells) == []
     start, follow, compare, top, both, live, status, us, stop = cells
 
@@ -115,9 +115,9 @@ def test_orderbooks_notebook_books_equal_ground_truth() -> None:
 
 
 @pytest.mark.notebook
-def test_private_account_notebook_state_equals_the_simulators_account() -> None:
+def test_private_account_notebook_state_equals_the_simulators_account(kernel_name: str) -> None:
     """04: CLOB + US private state equal the accounts; fills drawn; no secret in any output."""
-    nb, cells = _run("04_private_account.ipynb")
+    nb, cells = _run("04_private_account.ipynb", kernel_name)
     assert _errors(cells) == []
     start, creds, feeds, clob, clob_fills, us, chart, grow, stop = cells
 
