@@ -25,10 +25,11 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from polyresearch.errors import StateError
 from polyresearch.protocol.events import (
     BalanceSnapshot,
     BalanceUpdate,
@@ -46,9 +47,13 @@ from polyresearch.protocol.events import (
     VenueError,
 )
 from polyresearch.state.books import BookSet
+from polyresearch.state.orderbook import BookStatus, _is_zero
+from polyresearch.state.prices import KEYS, price_key
 from polyresearch.state.schemas import Tables, make_tables
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from polyresearch.protocol.events import Event
     from polyresearch.state.orderbook import OrderBook
 
@@ -86,6 +91,10 @@ def _f(text: str | None) -> float:
 
 
 _NAN_PAIR: Final = (math.nan, math.nan)
+_LIVE: Final = BookStatus.LIVE
+#: The venue's best_bid "0" / best_ask "1" for an empty side, as price keys (see orderbook).
+_EMPTY_BID_KEY: Final = 0
+_EMPTY_ASK_KEY: Final = price_key("1")
 
 
 def _floats(price: str, size: str) -> tuple[float, float]:
@@ -268,6 +277,214 @@ class MarketStore:
             self.status("drop", detail=event.reason, ts_ns=recv_ns, channel=channel)
         elif isinstance(event, VenueError):
             self.status("error", detail=event.message[:200], ts_ns=recv_ns, channel=channel)
+
+    def apply_price_change_run(
+        self, events: Sequence[Event], recv_ns: Sequence[int], start: int = 0
+    ) -> int:
+        """Apply ``events[start:]``, a run of ``price_change`` events, while nothing is unusual.
+
+        The replay's run-at-a-time engine: the same result as :meth:`apply` on each event in
+        turn (books, counters, hash schedule, ``book_updates`` and ``quotes`` rows, lags), in
+        one loop with the book updates inlined. It stops *before* the first event that needs
+        the general path (not a current-schema ``PriceChange``, an entry for an unknown or
+        not-LIVE book, a price that does not parse, a best bid/ask that disagrees with the
+        book), leaving that event wholly unapplied (its earlier entries are undone), and stops
+        *after* an event whose hash check asked for a resync (see
+        :meth:`BookSet.take_resyncs`). The caller applies a refused event with :meth:`apply`,
+        so every rare case keeps the one implementation it has there.
+
+        Args:
+            events: decoded events (the run).
+            recv_ns: each event's receive time.
+            start: the index to start at.
+
+        Returns:
+            The index of the first event not applied (``len(events)`` when all were).
+
+        Example:
+            >>> from polyresearch.protocol.events import BookSnapshot, Level, LevelChange
+            >>> from polyresearch.protocol.events import PriceChange
+            >>> store = MarketStore("clob", "market", tables=make_tables(max_rows=100))
+            >>> store.apply(BookSnapshot(kind="book", venue="clob", market="0xm",
+            ...     asset_id="t", bids=(Level("0.4", "5"),), asks=()), recv_ns=1)
+            >>> pc = PriceChange(kind="price_change", market="0xm", changes=(LevelChange(
+            ...     asset_id="t", side="BUY", price="0.45", size="2", best_bid="0.45",
+            ...     best_ask="1"),))
+            >>> store.apply_price_change_run([pc], [2])
+            1
+            >>> store.book("t").best_bid()
+            ('0.45', '2')
+        """
+        books = self.books
+        book_map = books._books
+        verify = books.verify_hashes
+        check_hash = books.check_hash
+        keys_get = KEYS.get
+        append = self._append_update
+        tops = self._tops
+        quote = self._quote
+        lags_append = self._lags.append
+        counts = self._counts
+        sides = _BOOK_SIDES
+        n = len(events)
+        i = start
+        while i < n:
+            event = events[i]
+            if event.__class__ is not PriceChange:
+                break
+            assert isinstance(event, PriceChange)  # for mypy: the class was just checked
+            if event.hash is not None:  # legacy schema: the general path
+                break
+            changes = event.changes
+            timestamp = event.timestamp
+            touched: list[Any] = []
+            # Per touched book, what an undo restores; per entry, the level it replaced.
+            saved: list[tuple[Any, ...]] = []
+            undo: list[tuple[dict[int, tuple[str, str]], int, tuple[str, str] | None]] = []
+            last: dict[str, Any] = {}
+            refused = False
+            for change in changes:
+                asset = change.asset_id
+                book = book_map.get(asset)
+                if book is None or book.status is not _LIVE:
+                    refused = True
+                    break
+                if book not in touched:
+                    touched.append(book)
+                    bc = book._counts
+                    saved.append(
+                        (
+                            book,
+                            book._bid_best,
+                            book._ask_best,
+                            book._bid_src,
+                            book._ask_src,
+                            book.timestamp,
+                            bc[1],
+                            bc[4],
+                        )
+                    )
+                price = change.price
+                size = change.size
+                key = keys_get(price)
+                if key is None:
+                    try:
+                        key = price_key(price)
+                    except StateError:
+                        refused = True
+                        break
+                # OrderBook.apply_change, inlined.
+                zero = size == "0" or (size[:1] in "0." and _is_zero(size))
+                if change.side == "BUY":
+                    side = book._bids
+                    book._bid_src = None
+                    old = side.get(key)
+                    if zero:
+                        if old is not None:
+                            del side[key]
+                            undo.append((side, key, old))
+                            if key == book._bid_best:
+                                book._bid_best = max(side) if side else None
+                    else:
+                        side[key] = (price, size)
+                        undo.append((side, key, old))
+                        best = book._bid_best
+                        if best is None or key > best:
+                            book._bid_best = key
+                else:
+                    side = book._asks
+                    book._ask_src = None
+                    old = side.get(key)
+                    if zero:
+                        if old is not None:
+                            del side[key]
+                            undo.append((side, key, old))
+                            if key == book._ask_best:
+                                book._ask_best = min(side) if side else None
+                    else:
+                        side[key] = (price, size)
+                        undo.append((side, key, old))
+                        best = book._ask_best
+                        if best is None or key < best:
+                            book._ask_best = key
+                bc = book._counts
+                bc[1] += 1
+                if timestamp is not None:
+                    book.timestamp = timestamp
+                best_bid = change.best_bid
+                best_ask = change.best_ask
+                if best_bid is not None or best_ask is not None:
+                    bc[4] += 1
+                    try:
+                        if best_bid is not None:
+                            key = keys_get(best_bid)
+                            if key is None:
+                                key = price_key(best_bid)
+                            local = book._bid_best
+                            if key != (_EMPTY_BID_KEY if local is None else local):
+                                refused = True
+                                break
+                        if best_ask is not None:
+                            key = keys_get(best_ask)
+                            if key is None:
+                                key = price_key(best_ask)
+                            local = book._ask_best
+                            if key != (_EMPTY_ASK_KEY if local is None else local):
+                                refused = True
+                                break
+                    except StateError:
+                        refused = True
+                        break
+                last[asset] = change
+            if refused:
+                # Undo this event's entries, newest first: the general path applies it whole.
+                for side, key, old in reversed(undo):
+                    if old is None:
+                        side.pop(key, None)
+                    else:
+                        side[key] = old
+                for book, bid_best, ask_best, bid_src, ask_src, stamp, applied, checks in saved:
+                    book._bid_best = bid_best
+                    book._ask_best = ask_best
+                    book._bid_src = bid_src
+                    book._ask_src = ask_src
+                    book.timestamp = stamp
+                    book._counts[1] = applied
+                    book._counts[4] = checks
+                break
+            # As apply(): the event count and its lag.
+            counts[0] += 1
+            ts = event.ts_ns
+            recv = recv_ns[i]
+            if ts is not None:
+                lags_append(recv - ts)
+            # As BookSet.apply_price_change: each asset's last entry, hash-checked on schedule.
+            if verify and timestamp is not None:
+                for change in last.values():
+                    if change.hash is not None:
+                        check_hash(change.asset_id, change.hash, timestamp, change.price)
+            # As _price_change(): a row per entry, then a quote per touched book whose top moved.
+            market = event.market
+            for change in changes:
+                side_name = sides.get(change.side) or _book_side(change.side)
+                try:
+                    price_f, size_f = float(change.price), float(change.size)
+                except (ValueError, TypeError):
+                    price_f, size_f = _f(change.price), _f(change.size)
+                append(
+                    (ts, recv, "clob", market, change.asset_id, side_name, price_f, size_f, False)
+                )
+            counts[1] += len(changes)
+            for book in touched:
+                top = book.top()
+                asset = book.asset_id
+                if tops.get(asset) != top:
+                    tops[asset] = top
+                    quote(top, asset, market, ts, recv, "price_change")
+            i += 1
+            if books.has_resyncs():
+                break
+        return i
 
     def status(
         self,
