@@ -41,7 +41,7 @@ from polyresearch.config import DEFAULT_MAX_FRAME_BYTES
 from polyresearch.errors import ConfigError
 from polyresearch.feed import FeedStats
 from polyresearch.protocol.clob import ClobMarketDecoder, ClobUserDecoder
-from polyresearch.protocol.events import BookSnapshot, PriceChange
+from polyresearch.protocol.events import BookSnapshot, PriceChange, Trade
 from polyresearch.protocol.us import UsMarketsDecoder, UsPrivateDecoder
 from polyresearch.record.format import FORMAT_NAME, FORMAT_VERSION, TMP_SUFFIX
 from polyresearch.state.books import BookSet, MarketParams
@@ -294,16 +294,16 @@ class ReplayFeed:
             store.status("resync", ts_ns=recv_ns, asset_id=asset, channel="market")
         self._resyncs += len(resyncs)
 
-    def _price_change_run(self, events: list[Event], recv_ns: list[int]) -> None:
-        """Apply a run of decoded CLOB market-channel price changes, as frame() would each.
+    def _run(self, events: list[Event], recv_ns: list[int]) -> None:
+        """Apply a run of decoded CLOB market-channel events (one per frame), as frame() would.
 
-        The store applies the run in one loop (:meth:`MarketStore.apply_price_change_run`)
-        and stops before an event that needs the general path, which then takes just that
-        event (with exactly frame()'s handling), and after an event that asked for a resync,
-        handled here as after any frame.
+        The store applies the run in one loop (:meth:`MarketStore.apply_run`) and stops
+        before an event that needs the general path, which then takes just that event (with
+        exactly frame()'s handling), and after an event that asked for a resync, handled here
+        as after any frame.
         """
         store = self.store
-        run = store.apply_price_change_run
+        run = store.apply_run
         n = len(events)
         i = 0
         while i < n:
@@ -407,7 +407,7 @@ def replay(
             sampler does (None: no sampling).
         snapshot_depth: levels per side in each sample.
         engine: ``"runs"`` (the default) applies runs of consecutive CLOB price changes in
-            one loop (:meth:`~polyresearch.state.store.MarketStore.apply_price_change_run`),
+            one loop (:meth:`~polyresearch.state.store.MarketStore.apply_run`),
             everything else frame by frame; ``"events"`` applies every frame on its own, as a
             live feed does. Both leave exactly the same books, tables and counters (a test
             compares them); ``"events"`` is the reference.
@@ -574,17 +574,21 @@ def _apply_rows(feed: ReplayFeed, rows: Iterator[_Row], pacer: _Pacer) -> int:
 
 
 def _apply_rows_runs(feed: ReplayFeed, rows: Iterator[_Row]) -> int:
-    """The runs engine: consecutive market-channel price changes go to the store as a run.
+    """The runs engine: consecutive market-channel frames go to the store as a run.
 
     Every inbound frame is decoded as it comes (so the decoders count exactly as frame()
-    makes them); a frame that decodes to one ``PriceChange`` on a market channel joins the
-    current run, and anything else (another kind, several events, a drop, a marker) first
-    applies the run, then itself exactly as the events engine does. Same order, same state.
+    makes them); a frame that decodes to one ``price_change``, ``last_trade_price`` or
+    ``book`` on a market channel joins the current run, and anything else (another kind,
+    several events, a drop, a marker) first applies the run, then itself exactly as the events
+    engine does. Same order, same state.
     """
     outgoing = 0
     pipes = feed._pipes
     marker = feed.marker
-    flush = feed._price_change_run
+    flush = feed._run
+    # Books join a run only without default_params: frame() gives a book its defaults when
+    # the book does not exist yet, which depends on the events still waiting in the run.
+    run_kinds = (PriceChange, Trade) if feed._default_params else (PriceChange, Trade, BookSnapshot)
     run: list[Event] = []
     run_recv: list[int] = []
     for ts, kind, direction, channel, connection, epoch, data, detail in rows:
@@ -597,9 +601,13 @@ def _apply_rows_runs(feed: ReplayFeed, rows: Iterator[_Row]) -> int:
             if pipe is None:
                 pipe = feed._pipe(connection, channel)
             events = pipe.decoder.receive(data)
-            if len(events) == 1 and events[0].__class__ is PriceChange:
-                if pipe.channel == "market":
-                    run.append(events[0])
+            if len(events) == 1 and pipe.channel == "market":
+                event = events[0]
+                cls = event.__class__
+                if cls in run_kinds:
+                    if isinstance(event, BookSnapshot):
+                        pipe.assets.add(event.asset_id)
+                    run.append(event)
                     run_recv.append(ts)
                     continue
             if run:

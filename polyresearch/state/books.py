@@ -372,30 +372,6 @@ class BookSet:
             self._verify(books[asset], change.hash, timestamp, change.price)
         return touched
 
-    def check_hash(self, asset_id: str, expected: str, timestamp: str, price: str | None) -> None:
-        """Check one asset's hash after a delta, on the ``hash_every`` schedule.
-
-        The per-asset step of :meth:`apply_price_change` after its entries were applied, for
-        callers that apply the entries themselves (the replay's run-at-a-time engine):
-        ``price`` is the price of the asset's last entry (a fallback last trade price). A
-        mismatch that makes the book SUSPECT is reported by :meth:`take_resyncs`.
-
-        Example:
-            >>> books = BookSet(hash_every=16)
-            >>> _ = books.book("tok", market="0xm")
-            >>> books.check_hash("tok", "ab" * 20, "1", "0.5")
-            >>> books.stats().hashes_skipped
-            1
-        """
-        check = self._checks[asset_id]
-        since = check.since + 1
-        if check.misses == 0 and since < self.hash_every:
-            check.since = since
-            self._hash_counts[3] += 1
-            return
-        check.since = 0
-        self._verify(self._books[asset_id], expected, timestamp, price)
-
     def has_resyncs(self) -> bool:
         """Whether :meth:`take_resyncs` has anything to return (a cheap look, nothing taken).
 

@@ -278,20 +278,19 @@ class MarketStore:
         elif isinstance(event, VenueError):
             self.status("error", detail=event.message[:200], ts_ns=recv_ns, channel=channel)
 
-    def apply_price_change_run(
-        self, events: Sequence[Event], recv_ns: Sequence[int], start: int = 0
-    ) -> int:
-        """Apply ``events[start:]``, a run of ``price_change`` events, while nothing is unusual.
+    def apply_run(self, events: Sequence[Event], recv_ns: Sequence[int], start: int = 0) -> int:
+        """Apply ``events[start:]``, one CLOB market-channel frame's event each, in one loop.
 
         The replay's run-at-a-time engine: the same result as :meth:`apply` on each event in
-        turn (books, counters, hash schedule, ``book_updates`` and ``quotes`` rows, lags), in
-        one loop with the book updates inlined. It stops *before* the first event that needs
-        the general path (not a current-schema ``PriceChange``, an entry for an unknown or
-        not-LIVE book, a price that does not parse, a best bid/ask that disagrees with the
-        book), leaving that event wholly unapplied (its earlier entries are undone), and stops
-        *after* an event whose hash check asked for a resync (see
-        :meth:`BookSet.take_resyncs`). The caller applies a refused event with :meth:`apply`,
-        so every rare case keeps the one implementation it has there.
+        turn (books, counters, hash schedule, rows, quotes, lags), with ``price_change``, the
+        bulk of a stream, inlined (book updates, BBO checks, hash schedule, rows and quotes),
+        and ``book``/``last_trade_price`` events taken by the same methods :meth:`apply` uses.
+        It stops *before* the first event that needs the general path (another kind, a
+        legacy price change, an entry for an unknown or not-LIVE book, a price that does not
+        parse, a best bid/ask that disagrees with the book), leaving that event wholly
+        unapplied (the entries it had applied are undone), and stops *after* an event whose
+        hash check asked for a resync (see :meth:`BookSet.take_resyncs`). The caller applies
+        a refused event with :meth:`apply`, so every rare case keeps its one implementation.
 
         Args:
             events: decoded events (the run).
@@ -305,32 +304,60 @@ class MarketStore:
             >>> from polyresearch.protocol.events import BookSnapshot, Level, LevelChange
             >>> from polyresearch.protocol.events import PriceChange
             >>> store = MarketStore("clob", "market", tables=make_tables(max_rows=100))
-            >>> store.apply(BookSnapshot(kind="book", venue="clob", market="0xm",
-            ...     asset_id="t", bids=(Level("0.4", "5"),), asks=()), recv_ns=1)
-            >>> pc = PriceChange(kind="price_change", market="0xm", changes=(LevelChange(
+            >>> snapshot = BookSnapshot(kind="book", venue="clob", market="0xm",
+            ...     asset_id="t", bids=(Level("0.4", "5"),), asks=())
+            >>> change = PriceChange(kind="price_change", market="0xm", changes=(LevelChange(
             ...     asset_id="t", side="BUY", price="0.45", size="2", best_bid="0.45",
             ...     best_ask="1"),))
-            >>> store.apply_price_change_run([pc], [2])
-            1
+            >>> store.apply_run([snapshot, change], [1, 2])
+            2
             >>> store.book("t").best_bid()
             ('0.45', '2')
         """
         books = self.books
         book_map = books._books
+        checks = books._checks
+        hash_counts = books._hash_counts
+        every = books.hash_every
         verify = books.verify_hashes
-        check_hash = books.check_hash
+        verify_hash = books._verify
         keys_get = KEYS.get
         append = self._append_update
+        append_quote = self._append_quote
+        venue = self.venue
         tops = self._tops
-        quote = self._quote
         lags_append = self._lags.append
         counts = self._counts
-        sides = _BOOK_SIDES
+        snapshot = self._snapshot
+        trade = self._trade
+        empty_bid, empty_ask = _EMPTY_BID_KEY, _EMPTY_ASK_KEY
+        live = _LIVE
+        nan = math.nan
         n = len(events)
         i = start
         while i < n:
             event = events[i]
-            if event.__class__ is not PriceChange:
+            cls = event.__class__
+            if cls is not PriceChange:
+                # The other kinds of a run, by the methods apply() uses (as apply() does).
+                if cls is Trade:
+                    counts[0] += 1
+                    ts = event.ts_ns  # type: ignore[union-attr]
+                    if ts is not None:
+                        lags_append(recv_ns[i] - ts)
+                    trade(event, recv_ns[i])  # type: ignore[arg-type]
+                    i += 1
+                    continue
+                if cls is BookSnapshot:
+                    counts[0] += 1
+                    ts = event.ts_ns  # type: ignore[union-attr]
+                    if ts is not None:
+                        lags_append(recv_ns[i] - ts)
+                    snapshot(event, recv_ns[i])  # type: ignore[arg-type]
+                    i += 1
+                    if books.has_resyncs():
+                        break
+                    continue
                 break
             assert isinstance(event, PriceChange)  # for mypy: the class was just checked
             if event.hash is not None:  # legacy schema: the general path
@@ -341,12 +368,10 @@ class MarketStore:
             # Per touched book, what an undo restores; per entry, the level it replaced.
             saved: list[tuple[Any, ...]] = []
             undo: list[tuple[dict[int, tuple[str, str]], int, tuple[str, str] | None]] = []
-            last: dict[str, Any] = {}
             refused = False
             for change in changes:
-                asset = change.asset_id
-                book = book_map.get(asset)
-                if book is None or book.status is not _LIVE:
+                book = book_map.get(change.asset_id)
+                if book is None or book.status is not live:
                     refused = True
                     break
                 if book not in touched:
@@ -421,7 +446,7 @@ class MarketStore:
                             if key is None:
                                 key = price_key(best_bid)
                             local = book._bid_best
-                            if key != (_EMPTY_BID_KEY if local is None else local):
+                            if key != (empty_bid if local is None else local):
                                 refused = True
                                 break
                         if best_ask is not None:
@@ -429,13 +454,12 @@ class MarketStore:
                             if key is None:
                                 key = price_key(best_ask)
                             local = book._ask_best
-                            if key != (_EMPTY_ASK_KEY if local is None else local):
+                            if key != (empty_ask if local is None else local):
                                 refused = True
                                 break
                     except StateError:
                         refused = True
                         break
-                last[asset] = change
             if refused:
                 # Undo this event's entries, newest first: the general path applies it whole.
                 for side, key, old in reversed(undo):
@@ -443,14 +467,14 @@ class MarketStore:
                         side.pop(key, None)
                     else:
                         side[key] = old
-                for book, bid_best, ask_best, bid_src, ask_src, stamp, applied, checks in saved:
+                for book, bid_best, ask_best, bid_src, ask_src, stamp, applied, checked in saved:
                     book._bid_best = bid_best
                     book._ask_best = ask_best
                     book._bid_src = bid_src
                     book._ask_src = ask_src
                     book.timestamp = stamp
                     book._counts[1] = applied
-                    book._counts[4] = checks
+                    book._counts[4] = checked
                 break
             # As apply(): the event count and its lag.
             counts[0] += 1
@@ -458,15 +482,25 @@ class MarketStore:
             recv = recv_ns[i]
             if ts is not None:
                 lags_append(recv - ts)
-            # As BookSet.apply_price_change: each asset's last entry, hash-checked on schedule.
-            if verify and timestamp is not None:
-                for change in last.values():
-                    if change.hash is not None:
-                        check_hash(change.asset_id, change.hash, timestamp, change.price)
-            # As _price_change(): a row per entry, then a quote per touched book whose top moved.
             market = event.market
+            # As BookSet.apply_price_change: the hash of each asset's last entry, checked on
+            # the hash_every schedule (BookSet._verify does the check itself).
+            if verify and timestamp is not None:
+                last = {change.asset_id: change for change in changes}
+                for asset, change in last.items():
+                    if change.hash is not None:
+                        check = checks[asset]
+                        since = check.since + 1
+                        if check.misses == 0 and since < every:
+                            check.since = since
+                            hash_counts[3] += 1
+                        else:
+                            check.since = 0
+                            verify_hash(book_map[asset], change.hash, timestamp, change.price)
+            # As _price_change(): a row per entry, then a quote per touched book whose top
+            # moved (_quote() inlined).
             for change in changes:
-                side_name = sides.get(change.side) or _book_side(change.side)
+                side_name = _BOOK_SIDES.get(change.side) or _book_side(change.side)
                 try:
                     price_f, size_f = float(change.price), float(change.size)
                 except (ValueError, TypeError):
@@ -474,13 +508,43 @@ class MarketStore:
                 append(
                     (ts, recv, "clob", market, change.asset_id, side_name, price_f, size_f, False)
                 )
-            counts[1] += len(changes)
+            rows = len(changes)
             for book in touched:
                 top = book.top()
                 asset = book.asset_id
                 if tops.get(asset) != top:
                     tops[asset] = top
-                    quote(top, asset, market, ts, recv, "price_change")
+                    bid, ask = top
+                    if bid is not None and ask is not None:
+                        try:
+                            best_bid_f, bid_size = float(bid[0]), float(bid[1])
+                            best_ask_f, ask_size = float(ask[0]), float(ask[1])
+                        except (ValueError, TypeError):
+                            best_bid_f, bid_size = _f(bid[0]), _f(bid[1])
+                            best_ask_f, ask_size = _f(ask[0]), _f(ask[1])
+                        mid, spread = (best_bid_f + best_ask_f) / 2, best_ask_f - best_bid_f
+                    else:
+                        best_bid_f, bid_size = _floats(*bid) if bid is not None else _NAN_PAIR
+                        best_ask_f, ask_size = _floats(*ask) if ask is not None else _NAN_PAIR
+                        mid = spread = nan
+                    append_quote(
+                        (
+                            ts,
+                            recv,
+                            venue,
+                            market,
+                            asset,
+                            best_bid_f,
+                            best_ask_f,
+                            bid_size,
+                            ask_size,
+                            mid,
+                            spread,
+                            "price_change",
+                        )
+                    )
+                    rows += 1
+            counts[1] += rows
             i += 1
             if books.has_resyncs():
                 break

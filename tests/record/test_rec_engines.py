@@ -68,7 +68,7 @@ class _RunSpy:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.applied = 0
         self.refused = 0
-        original = MarketStore.apply_price_change_run
+        original = MarketStore.apply_run
 
         def spy(store: MarketStore, events: Any, recv_ns: Any, start: int = 0) -> int:
             end = original(store, events, recv_ns, start)
@@ -76,7 +76,7 @@ class _RunSpy:
             self.refused += end == start
             return end
 
-        monkeypatch.setattr(MarketStore, "apply_price_change_run", spy)
+        monkeypatch.setattr(MarketStore, "apply_run", spy)
 
 
 def _both(source: Path, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> _RunSpy:
