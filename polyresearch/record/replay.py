@@ -63,6 +63,9 @@ _MAIN_CHANNEL: Final = {"clob": "market", "us": "markets"}
 _COLUMNS: Final = ["ts_ns", "kind", "direction", "channel", "connection", "epoch", "data"]
 _MARKER_COLUMNS: Final = [*_COLUMNS, "detail"]
 _ENGINES: Final = ("runs", "events")
+#: Most decoded events a run holds before it is applied (a frame file is read as one stream,
+#: so without a bound a long file's run would hold all of its events).
+_MAX_RUN: Final = 4096
 # One recorded row as the engines read it: ts_ns, kind, direction, channel, connection, epoch,
 # data, detail.
 _Row = tuple[int, str, str, str, str, int, str | bytes, str | None]
@@ -583,32 +586,38 @@ def _apply_rows_runs(feed: ReplayFeed, rows: Iterator[_Row]) -> int:
     engine does. Same order, same state.
     """
     outgoing = 0
-    pipes = feed._pipes
     marker = feed.marker
     flush = feed._run
     # Books join a run only without default_params: frame() gives a book its defaults when
     # the book does not exist yet, which depends on the events still waiting in the run.
     run_kinds = (PriceChange, Trade) if feed._default_params else (PriceChange, Trade, BookSnapshot)
+    # connection -> (pipe, its decoder's receive, whether it is a market channel)
+    links: dict[str, tuple[_Pipe, Callable[[str | bytes], list[Event]], bool]] = {}
     run: list[Event] = []
     run_recv: list[int] = []
+    last_ts = feed.last_recv_ns
     for ts, kind, direction, channel, connection, epoch, data, detail in rows:
         if kind == "frame":
             if direction != "in":
                 outgoing += 1
                 continue
-            feed.last_recv_ns = ts
-            pipe = pipes.get(connection)
-            if pipe is None:
-                pipe = feed._pipe(connection, channel)
-            events = pipe.decoder.receive(data)
-            if len(events) == 1 and pipe.channel == "market":
+            last_ts = ts
+            link = links.get(connection)
+            if link is None:
+                pipe = feed._pipes.get(connection) or feed._pipe(connection, channel)
+                link = links[connection] = (pipe, pipe.decoder.receive, pipe.channel == "market")
+            pipe, receive, market = link
+            events = receive(data)
+            if market and len(events) == 1:
                 event = events[0]
-                cls = event.__class__
-                if cls in run_kinds:
+                if event.__class__ in run_kinds:
                     if isinstance(event, BookSnapshot):
                         pipe.assets.add(event.asset_id)
                     run.append(event)
                     run_recv.append(ts)
+                    if len(run) >= _MAX_RUN:
+                        flush(run, run_recv)
+                        run, run_recv = [], []
                     continue
             if run:
                 flush(run, run_recv)
@@ -621,6 +630,7 @@ def _apply_rows_runs(feed: ReplayFeed, rows: Iterator[_Row]) -> int:
             marker(connection, channel, direction, epoch, detail or "", ts)
     if run:
         flush(run, run_recv)
+    feed.last_recv_ns = last_ts
     return outgoing
 
 

@@ -331,6 +331,7 @@ class MarketStore:
         snapshot = self._snapshot
         trade = self._trade
         empty_bid, empty_ask = _EMPTY_BID_KEY, _EMPTY_ASK_KEY
+        sides_get = _BOOK_SIDES.get
         live = _LIVE
         nan = math.nan
         n = len(events)
@@ -486,7 +487,9 @@ class MarketStore:
             # As BookSet.apply_price_change: the hash of each asset's last entry, checked on
             # the hash_every schedule (BookSet._verify does the check itself).
             if verify and timestamp is not None:
-                last = {change.asset_id: change for change in changes}
+                last: dict[str, Any] = {}
+                for change in changes:  # a loop, not a comprehension (a function call)
+                    last[change.asset_id] = change
                 for asset, change in last.items():
                     if change.hash is not None:
                         check = checks[asset]
@@ -500,7 +503,7 @@ class MarketStore:
             # As _price_change(): a row per entry, then a quote per touched book whose top
             # moved (_quote() inlined).
             for change in changes:
-                side_name = _BOOK_SIDES.get(change.side) or _book_side(change.side)
+                side_name = sides_get(change.side) or _book_side(change.side)
                 try:
                     price_f, size_f = float(change.price), float(change.size)
                 except (ValueError, TypeError):

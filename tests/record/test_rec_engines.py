@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ from polyresearch.simulator import Simulator
 from polyresearch.state.books import MarketParams
 from polyresearch.state.store import MarketStore
 from tests.record._recordings import Recording, clob_params
+
+# The module: ``polyresearch.record.replay`` names the function (re-exported by the package).
+replay_module = sys.modules[replay.__module__]
 
 
 def _book_state(feed: ReplayFeed) -> dict[str, Any]:
@@ -247,10 +251,15 @@ def test_us_recording(us_recording: Recording, monkeypatch: pytest.MonkeyPatch) 
     assert len(replay(us_recording.directory).tables.quotes) > 0
 
 
+@pytest.mark.parametrize("max_run", [4096, 5])
 def test_frame_file(
-    clob_recording: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    clob_recording: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_run: int
 ) -> None:
-    """A plain text file of frames (with junk lines) replays identically too."""
+    """A plain text file of frames (with junk lines) replays identically too.
+
+    A frame file is one stream: its runs are cut at ``_MAX_RUN`` events (also tried small).
+    """
+    monkeypatch.setattr(replay_module, "_MAX_RUN", max_run)
     market = _inbound(clob_recording.directory).filter(pl.col("channel") == "market")
     lines = [data.decode() for data in market["data"].to_list()]
     lines[len(lines) // 3 : len(lines) // 3] = ["PONG", "{oops", '{"event_type":"mystery"}']
