@@ -42,8 +42,9 @@ wall each). Books and trades together ~69k per frame on average, the books by fa
 part (OrderBook.replace builds and diffs both sides, ~4 rows, a quote; ~21 us wall per book).
 Column-wise bulk appends (buffer the rows, RollingTable.extend once per run) measured slower
 than the generated append_row here (a one-off test of 30k book_updates rows: 1.05-1.27 vs
-0.72-1.02 us/row), so rows are still appended one by one. 2.5x would need the state layer at about a third of its instructions per frame:
-compiled state code (mypyc gave +15%), or books kept and rows written by numpy/polars kernels.
+0.72-1.02 us/row), so rows are still appended one by one. 2.5x would need the state layer
+at about a third of its instructions per frame: compiled state code (mypyc gave +15%), or
+books kept and rows written by numpy/polars kernels.
 """
 
 from __future__ import annotations

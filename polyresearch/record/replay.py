@@ -7,7 +7,9 @@ markers as the live feed does (a reconnect empties that connection's books; conn
 and stale become ``status`` rows). The result, a :class:`ReplayFeed`, has the read API of a live
 feed (``tables``, ``books``, ``book(asset)``, ``stats()``), so the same charts and tables work.
 
-Replays run as fast as possible, or paced at ``speed`` x real time. A recording cut off
+Replays run as fast as possible, or paced at ``speed`` x real time. By default (``engine=
+"runs"``) consecutive CLOB market-channel frames are applied as a run, in one loop of the
+store, with exactly the result of the frame-by-frame ``engine="events"``. A recording cut off
 mid-chunk replays up to its last whole chunk: leftover temporary or unreadable files are
 skipped and counted in :attr:`ReplayFeed.notes`.
 
@@ -409,11 +411,13 @@ def replay(
             ``book_snapshots`` every this many seconds of recorded time, as a live feed's
             sampler does (None: no sampling).
         snapshot_depth: levels per side in each sample.
-        engine: ``"runs"`` (the default) applies runs of consecutive CLOB price changes in
-            one loop (:meth:`~polyresearch.state.store.MarketStore.apply_run`),
-            everything else frame by frame; ``"events"`` applies every frame on its own, as a
-            live feed does. Both leave exactly the same books, tables and counters (a test
-            compares them); ``"events"`` is the reference.
+        engine: ``"runs"`` (the default) applies runs of consecutive CLOB market-channel
+            ``price_change``/``last_trade_price``/``book`` frames in one loop
+            (:meth:`~polyresearch.state.store.MarketStore.apply_run`), everything else frame
+            by frame; ``"events"`` applies every frame on its own, as a live feed does. Both
+            leave exactly the same books, tables and counters (a test compares them);
+            ``"events"`` is the reference. Paced replays, book sampling and the US venue
+            always go frame by frame.
 
     Returns:
         The replayed feed; :attr:`ReplayFeed.notes` counts what was skipped.
@@ -553,8 +557,8 @@ def _apply_chunk(feed: ReplayFeed, chunk: pl.DataFrame, pacer: _Pacer, engine: s
 def _runs_apply(feed: ReplayFeed, pacer: _Pacer) -> bool:
     """Whether the runs engine serves this replay (else every frame takes the events path).
 
-    Runs are of CLOB price changes; pacing and book sampling act between frames, so those
-    replays keep the frame-by-frame path (pacing is slow by design anyway).
+    Runs are of CLOB market-channel frames; pacing and book sampling act between frames, so
+    those replays keep the frame-by-frame path (pacing is slow by design anyway).
     """
     return feed.venue == "clob" and feed._sample_every is None and pacer.speed is None
 

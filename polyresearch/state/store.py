@@ -314,6 +314,10 @@ class MarketStore:
             >>> store.book("t").best_bid()
             ('0.45', '2')
         """
+        # The loop reads and writes BookSet's and OrderBook's internals directly (one state
+        # package; a method call per entry costs as much as the entry's work). Its twin is
+        # BookSet.apply_price_change + OrderBook.apply_change + _price_change(): a change
+        # there must be made here too; tests/record/test_rec_engines.py compares the two.
         books = self.books
         book_map = books._books
         checks = books._checks
