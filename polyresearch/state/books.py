@@ -372,6 +372,15 @@ class BookSet:
             self._verify(books[asset], change.hash, timestamp, change.price)
         return touched
 
+    def has_resyncs(self) -> bool:
+        """Whether :meth:`take_resyncs` has anything to return (a cheap look, nothing taken).
+
+        Example:
+            >>> BookSet().has_resyncs()
+            False
+        """
+        return bool(self._resyncs)
+
     def _verify(self, book: OrderBook, expected: str, timestamp: str, price: str | None) -> None:
         if not self.verify_hashes:
             return
