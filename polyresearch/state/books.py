@@ -184,6 +184,17 @@ class BookSet:
             book.invalidate()
         self._resyncs.clear()
 
+    def distrust(self, asset_id: str) -> None:
+        """Mark a book SUSPECT and queue its resync (see :meth:`take_resyncs`).
+
+        For input that could not be applied to it (the store's bad-value drops); unknown and
+        TERMINAL books are left alone.
+        """
+        book = self._books.get(asset_id)
+        if book is not None and book.status is not _TERMINAL:
+            book.status = _SUSPECT
+            self._resyncs.add(asset_id)
+
     def take_resyncs(self) -> set[str]:
         """Return and forget the assets whose books went bad since the last call.
 

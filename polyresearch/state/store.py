@@ -228,55 +228,72 @@ class MarketStore:
         ts = getattr(event, "ts_ns", None)
         if ts is not None:
             self._lags.append(recv_ns - ts)
-        # The market-data kinds by exact class first (one comparison each), the rest by
-        # isinstance.
-        cls = event.__class__
-        if cls is PriceChange:
-            self._price_change(event, recv_ns)  # type: ignore[arg-type]
-        elif cls is Trade:
-            self._trade(event, recv_ns)  # type: ignore[arg-type]
-        elif cls is BookSnapshot:
-            self._snapshot(event, recv_ns)  # type: ignore[arg-type]
-        elif isinstance(event, PriceChange):
-            self._price_change(event, recv_ns)
-        elif isinstance(event, BookSnapshot):
-            self._snapshot(event, recv_ns)
-        elif isinstance(event, Trade):
-            self._trade(event, recv_ns)
-        elif isinstance(event, BestBidAsk):
-            self._bbo(event, recv_ns)
-        elif isinstance(event, TickSizeChange | MarketResolved):
-            self.books.apply(event)
-        elif isinstance(event, OrderUpdate | OrderSnapshot | UserTrade):
-            self.account.apply(event)
-            orders = event.orders if isinstance(event, OrderSnapshot) else (event,)
-            for order in orders:
-                self._order_row(order, recv_ns, event.kind)
-        elif isinstance(event, PositionUpdate):
-            self.account.apply(event)
-            self.tables.positions.append_row(
-                (
-                    event.ts_ns,
-                    recv_ns,
-                    event.venue,
-                    event.market,
-                    None,
-                    _f(event.net_position),
-                    _f(event.cost),
-                    _f(event.realized),
-                    _f(event.avg_price),
-                    event.entry_type or None,
-                    event.trade_id or None,
+        try:
+            # The market-data kinds by exact class first (one comparison each), the rest by
+            # isinstance.
+            cls = event.__class__
+            if cls is PriceChange:
+                self._price_change(event, recv_ns)  # type: ignore[arg-type]
+            elif cls is Trade:
+                self._trade(event, recv_ns)  # type: ignore[arg-type]
+            elif cls is BookSnapshot:
+                self._snapshot(event, recv_ns)  # type: ignore[arg-type]
+            elif isinstance(event, PriceChange):
+                self._price_change(event, recv_ns)
+            elif isinstance(event, BookSnapshot):
+                self._snapshot(event, recv_ns)
+            elif isinstance(event, Trade):
+                self._trade(event, recv_ns)
+            elif isinstance(event, BestBidAsk):
+                self._bbo(event, recv_ns)
+            elif isinstance(event, TickSizeChange | MarketResolved):
+                self.books.apply(event)
+            elif isinstance(event, OrderUpdate | OrderSnapshot | UserTrade):
+                self.account.apply(event)
+                orders = event.orders if isinstance(event, OrderSnapshot) else (event,)
+                for order in orders:
+                    self._order_row(order, recv_ns, event.kind)
+            elif isinstance(event, PositionUpdate):
+                self.account.apply(event)
+                self.tables.positions.append_row(
+                    (
+                        event.ts_ns,
+                        recv_ns,
+                        event.venue,
+                        event.market,
+                        None,
+                        _f(event.net_position),
+                        _f(event.cost),
+                        _f(event.realized),
+                        _f(event.avg_price),
+                        event.entry_type or None,
+                        event.trade_id or None,
+                    )
                 )
-            )
-            self._counts[1] += 1
-        elif isinstance(event, BalanceSnapshot | BalanceUpdate):
-            self._balance(event, recv_ns)
-        elif isinstance(event, Dropped):
-            self._counts[3] += 1
-            self.status("drop", detail=event.reason, ts_ns=recv_ns, channel=channel)
-        elif isinstance(event, VenueError):
-            self.status("error", detail=event.message[:200], ts_ns=recv_ns, channel=channel)
+                self._counts[1] += 1
+            elif isinstance(event, BalanceSnapshot | BalanceUpdate):
+                self._balance(event, recv_ns)
+            elif isinstance(event, Dropped):
+                self._counts[3] += 1
+                self.status("drop", detail=event.reason, ts_ns=recv_ns, channel=channel)
+            elif isinstance(event, VenueError):
+                self.status("error", detail=event.message[:200], ts_ns=recv_ns, channel=channel)
+        except StateError as exc:
+            # A value the state cannot hold (a price that is no decimal, or finer than
+            # PRICE_DECIMALS), which the decoder passed through as text: a counted drop, and
+            # the books it names resync (it may have been half applied).
+            self._reject(event, exc, recv_ns, channel)
+
+    def _reject(self, event: Event, exc: StateError, recv_ns: int, channel: str | None) -> None:
+        self._counts[3] += 1
+        self.status("drop", detail=f"bad_value: {exc}"[:200], ts_ns=recv_ns, channel=channel)
+        assets = [c.asset_id for c in event.changes] if isinstance(event, PriceChange) else []
+        asset = getattr(event, "asset_id", None)
+        if isinstance(asset, str):
+            assets.append(asset)
+        for asset_id in dict.fromkeys(assets):
+            self.books.distrust(asset_id)
+        logger.warning("dropped a %s event: %s", event.kind, exc)
 
     def apply_run(self, events: Sequence[Event], recv_ns: Sequence[int], start: int = 0) -> int:
         """Apply ``events[start:]``, one CLOB market-channel frame's event each, in one loop.

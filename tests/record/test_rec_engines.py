@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from polyresearch.errors import ConfigError, StateError
+from polyresearch.errors import ConfigError
 from polyresearch.feed import ClobFeed
 from polyresearch.record import Recorder, list_chunks, replay
 from polyresearch.record.replay import ReplayFeed
@@ -273,11 +273,11 @@ def test_frame_file(
 
 
 def test_bad_price_alike(tmp_path: Path) -> None:
-    """A price the books cannot key ends both engines the same way.
+    """A price the books cannot key is a counted drop in both engines, alike, not a crash.
 
-    Today the store raises StateError for it (the decoder passes price text through), and the
-    runs engine must not swallow, reorder or duplicate that: it hands the frame to the general
-    path, which raises the same error.
+    The decoder passes price text through; the store drops the event ("bad_value") and resyncs
+    its book. The runs engine must not swallow, reorder or duplicate that: it hands the frame
+    to the general path.
     """
     book = (
         '{"event_type":"book","market":"0xm","asset_id":"1","bids":[{"price":"0.4","size":"5"}],'
@@ -289,14 +289,16 @@ def test_bad_price_alike(tmp_path: Path) -> None:
     )
     path = tmp_path / "frames.txt"
     path.write_text(f"{book}\n{change}\n")
-    outcomes: list[Any] = []
-    for engine in ("events", "runs"):
-        try:
-            outcomes.append(replay(path, engine=engine).stats())
-        except StateError as exc:
-            outcomes.append(f"StateError: {exc}")
-    assert outcomes[0] == outcomes[1]
-    assert "0.5.5" in str(outcomes[0]) or outcomes[0].books.live == 1
+    feeds = [replay(path, engine=engine) for engine in ("events", "runs")]
+    assert feeds[0].stats() == feeds[1].stats()
+    stats = feeds[0].stats()
+    assert stats.store.drops_recorded == 1
+    assert stats.books.resyncs_requested == 1
+    for feed in feeds:
+        status = feed.tables.status.to_polars()
+        details = status.filter(status["event"] == "drop")["detail"].to_list()
+        assert details == ["bad_value: not a decimal price: '0.5.5'"]
+        assert feed.book("1").status.value != "LIVE"  # no longer trusted: resynced
 
 
 def test_unknown_engine(tmp_path: Path) -> None:

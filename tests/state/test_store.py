@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 
 from polyresearch.protocol.events import BookSnapshot, Level, LevelChange, PriceChange, Trade
@@ -178,3 +179,37 @@ def test_account_fills_count_trades_not_their_settlement_updates(
     for trade_id in ("a", "b", "c", "c", "b"):
         small.apply(trade(trade_id, "MATCHED"))
     assert (small.fills, small.fill_updates, len(small._trade_ids)) == (3, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("price", "not a decimal price: '0.5.5'"),
+        ("best_bid", "not a decimal price: 'high'"),
+        ("book", "price '0.123456789' has more than 8 decimals"),
+    ],
+)
+def test_a_value_the_books_cannot_hold_is_a_counted_drop_and_a_resync(bad: str, why: str) -> None:
+    """Price text the decoder passes through but no book can key: no exception out of apply()
+    (a replay would die of it), a counted 'drop' status row, and the book resyncs."""
+    store = _store()
+    store.apply(_snapshot("yes", {40: "5"}, {60: "5"}, 1), recv_ns=1)
+    if bad == "book":
+        event: BookSnapshot | PriceChange = msgspec.structs.replace(
+            _snapshot("yes", {40: "5"}, {60: "5"}, 2),
+            bids=(Level("0.123456789", "1"), Level("0.40", "5")),
+        )
+    else:
+        change = LevelChange(asset_id="yes", price="0.41", size="2", side="BUY", best_bid="0.41")
+        change = msgspec.structs.replace(change, **{bad: "0.5.5" if bad == "price" else "high"})
+        event = PriceChange(kind="price_change", market=MARKET, changes=(change,), ts_ns=2)
+    store.apply(event, recv_ns=2, channel="market")
+    assert store.stats().drops_recorded == 1
+    status = store.tables.status.to_polars()
+    assert status["event"].cast(str).to_list() == ["drop"]
+    assert status["detail"].to_list() == [f"bad_value: {why}"]
+    assert store.books.book("yes").status is BookStatus.SUSPECT
+    assert store.books.take_resyncs() == {"yes"}
+    # The stream goes on: the fresh snapshot makes the book LIVE again.
+    store.apply(_snapshot("yes", {40: "5"}, {60: "5"}, 3), recv_ns=3)
+    assert store.books.book("yes").status is BookStatus.LIVE
