@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from polyresearch.protocol.base import FrameDecoder
+    from polyresearch.protocol.events import Event
     from polyresearch.record.recorder import Recorder
     from polyresearch.state.orderbook import OrderBook
 
@@ -122,6 +123,10 @@ class _Channel:
         wrapped = [s if isinstance(s, Secret) else Secret(s) for s in secrets]
         self._secrets = tuple(s for s in wrapped if len(s.reveal()) >= 8)
         self.connection: Connection | None = None
+        # Events decoded from the frames of the current group (one socket read, see
+        # ChannelHooks.on_frames_done) and their receive times, applied when the group ends.
+        self._events: list[Event] = []
+        self._recv_ns: list[int] = []
 
     # ChannelHooks
 
@@ -132,12 +137,25 @@ class _Channel:
         return self._on_open(self)
 
     def on_frame(self, data: str | bytes, recv_ns: int) -> None:
-        store = self.feed.store
-        for event in self.decoder.receive(data):
-            if event.kind not in _CONTROL_KINDS:
-                self.last_data = time.monotonic()
-            store.apply(event, recv_ns=recv_ns, channel=self.channel)
-        self.feed._after_frame(self)
+        # Only decoded here: the store applies a whole group at once (on_frames_done), which
+        # lets a venue apply runs of events in one loop. Nothing can observe the state between
+        # the two: both run in the same loop callback.
+        events = self.decoder.receive(data)
+        if len(events) == 1:
+            self._events.append(events[0])
+            self._recv_ns.append(recv_ns)
+        else:
+            self._events += events
+            self._recv_ns += [recv_ns] * len(events)
+
+    def on_frames_done(self) -> None:
+        events, recv_ns = self._events, self._recv_ns
+        if not events:
+            return
+        self._events, self._recv_ns = [], []
+        if any(event.kind not in _CONTROL_KINDS for event in events):
+            self.last_data = time.monotonic()
+        self.feed._apply_group(self, events, recv_ns)
 
     def on_state(self, state: str, detail: str) -> None:
         self.feed._on_state(self, state, detail)
@@ -196,6 +214,8 @@ class Feed:
         self._owner: threading.Thread | None = None
         self._error: BaseException | None = None
         self._resyncs = 0
+        #: Events the store raised on (a bug): counted as drops ("state_error") and logged.
+        self._group_errors = 0
         self._ready = threading.Event()
         self._recorder: Recorder | None = None  # closed by stop() (see record())
         #: Set by the feed's own thread (thread mode) as its very last act.
@@ -399,6 +419,8 @@ class Feed:
             events += decoder_stats.events_out
             for reason, n in decoder_stats.dropped.items():
                 dropped[reason] = dropped.get(reason, 0) + n
+        if self._group_errors:
+            dropped["state_error"] = self._group_errors
         return FeedStats(
             venue=self.venue,
             running=self.running,
@@ -592,8 +614,25 @@ class Feed:
             event = "disconnect" if state == "disconnected" else "stale"
             self.store.status(event, ts_ns=now, detail=detail[:200], channel=channel.channel)
 
+    def _apply_group(self, channel: _Channel, events: list[Event], recv_ns: list[int]) -> None:
+        """Apply one group of ``channel``'s decoded events in order, then :meth:`_after_frame`.
+
+        An exception from the store (a bug) costs only the event that raised it: it is logged
+        and counted as a ``state_error`` drop in :meth:`stats`, and the rest of the group is
+        still applied.
+        """
+        apply = self.store.apply
+        name = channel.channel
+        for i, event in enumerate(events):
+            try:
+                apply(event, recv_ns=recv_ns[i], channel=name)
+            except Exception:
+                self._group_errors += 1
+                logger.exception("%s: applying a %s event failed", channel.name, event.kind)
+        self._after_frame(channel)
+
     def _after_frame(self, channel: _Channel) -> None:
-        """Hook after each frame: venues override to act on resync requests."""
+        """Hook after each group of frames: venues override to act on resync requests."""
 
     def _on_connected(self, channel: _Channel) -> None:
         """Hook after each (re)connect."""

@@ -112,3 +112,32 @@ async def test_clob_factory_resolves_slugs_and_verifies_hashes() -> None:
             await feed.wait_for(lambda f: f.stats().books.hashes_verified >= 20)
         assert feed.stats().books.hashes_unverifiable == 0
         assert feed.stats().books.hashes_unverified == 0
+
+
+async def test_a_store_error_drops_one_event_not_the_rest_of_its_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Events are applied per socket read (a group); a store bug on one event is a counted,
+    logged ``state_error`` drop, and the events read with it are still applied."""
+    async with Simulator(seed=9, markets=3, rate=400) as sim:
+        tokens = [t for m in sim.markets() for t in m.token_ids]
+        feed = ClobFeed(assets=tokens, url=sim.clob_market_url, params=market_params(sim))
+        apply = feed.store.apply
+        failed: list[int] = []
+
+        def flaky(event: object, *, recv_ns: int, channel: str | None = None) -> None:
+            if getattr(event, "kind", None) == "last_trade_price" and not failed:
+                failed.append(recv_ns)
+                raise RuntimeError("store bug")
+            apply(event, recv_ns=recv_ns, channel=channel)  # type: ignore[arg-type]
+
+        feed.store.apply = flaky  # type: ignore[method-assign]
+        async with feed:
+            await feed.wait_for(lambda f: len(f.tables.trades) >= 20, within=30)
+            stats = feed.stats()
+        assert len(failed) == 1
+        assert stats.dropped == {"state_error": 1}
+        assert stats.connections[0].hook_errors == 0  # the transport saw no failure
+        assert stats.reconnects == 0
+        assert "applying a last_trade_price event failed" in caplog.text
+        assert all(feed.books[t].status is BookStatus.LIVE for t in tokens)

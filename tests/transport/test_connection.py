@@ -456,3 +456,63 @@ def test_the_per_loop_frame_budget_does_not_keep_its_loop_alive() -> None:
     loop_ref = asyncio.run(take_budget())
     gc.collect()
     assert loop_ref() is None
+
+
+@dataclass
+class GroupingHooks(Hooks):
+    """Hooks that also close groups: ``groups`` holds the frame count at each group's end."""
+
+    groups: list[int] = field(default_factory=list)
+    fail_groups: bool = False
+
+    def on_frames_done(self) -> None:
+        self.groups.append(len(self.frames))
+        if self.fail_groups:
+            raise RuntimeError("consumer bug")
+
+
+@pytest.mark.parametrize("budget", [None, 8])
+async def test_every_frame_is_followed_by_the_end_of_its_group(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch, budget: int | None
+) -> None:
+    """on_frames_done closes each group of frames handed over together, whichever way they
+    came (one read, a drain of held-back frames, websockets' queue): no frame is left in an
+    open group, no group is empty, and frames of one read form one group."""
+    from websockets.frames import Frame, Opcode
+
+    if budget is not None:
+        _small_budget(monkeypatch, budget)
+    hooks = GroupingHooks()
+    conn = Connection("t", _url(peer), hooks)
+    async with running(conn):
+        await wait_until(lambda: len(peer.connections) == 1 and peer.received)
+        before = [f"a{i}" for i in range(300)]
+        after = [f"b{i}" for i in range(300)]
+        wire = b"".join(_server_frame(m) for m in before)
+        wire += Frame(Opcode.TEXT, b"frag", fin=False).serialize(mask=False, extensions=[])
+        wire += Frame(Opcode.CONT, b"ment", fin=True).serialize(mask=False, extensions=[])
+        wire += b"".join(_server_frame(m) for m in after)
+        peer.connections[0].transport.write(wire)
+        await wait_until(lambda: len(hooks.frames) == 601 and hooks.groups[-1:] == [601])
+        assert hooks.frames == [*before, "fragment", *after]
+        assert all(a < b for a, b in zip(hooks.groups, hooks.groups[1:], strict=False))
+        sizes = [b - a for a, b in zip([0, *hooks.groups], hooks.groups, strict=False)]
+        assert max(sizes) > 1  # a read's frames came as one group, not one by one
+        if budget is not None:
+            assert max(sizes) <= budget  # a group never outgrows the loop's budget
+            assert conn.stats().frames_deferred > 0
+
+
+async def test_a_failing_group_end_is_counted_and_the_stream_goes_on(peer: Peer) -> None:
+    """A consumer bug in on_frames_done is a counted, logged hook error, not a dead stream."""
+    hooks = GroupingHooks(fail_groups=True)
+    conn = Connection("t", _url(peer), hooks)
+    async with running(conn):
+        await wait_until(lambda: len(peer.connections) == 1 and peer.received)
+        await peer.connections[0].send("one")
+        await wait_until(lambda: hooks.groups == [1])
+        await peer.connections[0].send("two")
+        await wait_until(lambda: hooks.groups == [1, 2])
+        assert hooks.frames == ["one", "two"]
+        assert conn.stats().hook_errors == 2
+        assert conn.state == "connected"
