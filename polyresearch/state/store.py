@@ -219,6 +219,8 @@ class MarketStore:
         self._append_quote = self.tables.quotes.append_row
         self._counts = [0, 0, 0, 0]  # events, rows, status rows, drops
         self._lags: deque[int] = deque(maxlen=LAG_WINDOW)
+        #: The index of the event :meth:`apply_run` was at when it last returned or raised.
+        self.run_index = 0
 
     # Public methods.
 
@@ -358,6 +360,8 @@ class MarketStore:
         n = len(events)
         i = start
         while i < n:
+            # Should this raise (a bug), the caller knows which event did: it skips just that.
+            self.run_index = i
             event = events[i]
             cls = event.__class__
             if cls is not PriceChange:

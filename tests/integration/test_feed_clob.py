@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from polyresearch.feed import ClobFeed
+from polyresearch.protocol.events import Trade
 from polyresearch.simulator import Simulator
 from polyresearch.state.orderbook import BookStatus
 from tests._truth import clob_converged, market_params
@@ -117,21 +118,22 @@ async def test_clob_factory_resolves_slugs_and_verifies_hashes() -> None:
 async def test_a_store_error_drops_one_event_not_the_rest_of_its_read(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Events are applied per socket read (a group); a store bug on one event is a counted,
-    logged ``state_error`` drop, and the events read with it are still applied."""
+    """Events are applied per socket read (a group, mostly through the store's run loop); a
+    store bug on one event is a counted, logged ``state_error`` drop, and the events read with
+    it are still applied, none twice."""
     async with Simulator(seed=9, markets=3, rate=400) as sim:
         tokens = [t for m in sim.markets() for t in m.token_ids]
         feed = ClobFeed(assets=tokens, url=sim.clob_market_url, params=market_params(sim))
-        apply = feed.store.apply
-        failed: list[int] = []
+        trade = feed.store._trade
+        failed: list[object] = []
 
-        def flaky(event: object, *, recv_ns: int, channel: str | None = None) -> None:
-            if getattr(event, "kind", None) == "last_trade_price" and not failed:
-                failed.append(recv_ns)
+        def flaky(event: Trade, recv_ns: int) -> None:
+            if not failed:
+                failed.append(event)
                 raise RuntimeError("store bug")
-            apply(event, recv_ns=recv_ns, channel=channel)  # type: ignore[arg-type]
+            trade(event, recv_ns)
 
-        feed.store.apply = flaky  # type: ignore[method-assign]
+        feed.store._trade = flaky  # type: ignore[method-assign]
         async with feed:
             await feed.wait_for(lambda f: len(f.tables.trades) >= 20, within=30)
             stats = feed.stats()
@@ -141,3 +143,8 @@ async def test_a_store_error_drops_one_event_not_the_rest_of_its_read(
         assert stats.reconnects == 0
         assert "applying a last_trade_price event failed" in caplog.text
         assert all(feed.books[t].status is BookStatus.LIVE for t in tokens)
+        # Every other trade event applied exactly once: one row each, none twice.
+        decoded = sum(
+            c.decoder.stats().events_by_kind.get("last_trade_price", 0) for c in feed._channels
+        )
+        assert len(feed.tables.trades) == decoded - 1
