@@ -316,6 +316,10 @@ class BookSet:
         book = self._books.get(asset)
         if book is None or book.market is None:
             book = self.book(asset, market=snapshot.market)
+        # The book's own id object from here on: dict lookups by the very key object stop at
+        # an identity check instead of comparing 77-character strings held in cold memory
+        # (5,000 assets: most of the extra cache misses per message, callgrind).
+        asset = book.asset_id
         status = book.status
         changed = book.replace(snapshot)
         if status is _TERMINAL:
@@ -352,6 +356,7 @@ class BookSet:
             book = books.get(asset)
             if book is None:
                 book = self.book(asset, market=message.market)
+            asset = book.asset_id  # the key object (see apply_snapshot)
             if book not in touched:
                 touched.append(book)
             if book.apply_change(change, timestamp=timestamp):

@@ -395,11 +395,14 @@ class MarketStore:
             saved: list[tuple[Any, ...]] = []
             undo: list[tuple[dict[int, tuple[str, str]], int, tuple[str, str] | None]] = []
             refused = False
+            # Each entry's asset as its book's own id object (see BookSet.apply_snapshot).
+            ids: list[str] = []
             for change in changes:
                 book = book_map.get(change.asset_id)
                 if book is None or book.status is not live:
                     refused = True
                     break
+                ids.append(book.asset_id)
                 if book not in touched:
                     touched.append(book)
                     bc = book._counts
@@ -513,8 +516,8 @@ class MarketStore:
             # the hash_every schedule (BookSet._verify does the check itself).
             if verify and timestamp is not None:
                 last: dict[str, Any] = {}
-                for change in changes:  # a loop, not a comprehension (a function call)
-                    last[change.asset_id] = change
+                for asset, change in zip(ids, changes, strict=True):
+                    last[asset] = change
                 for asset, change in last.items():
                     if change.hash is not None:
                         check = checks[asset]
@@ -527,15 +530,13 @@ class MarketStore:
                             verify_hash(book_map[asset], change.hash, timestamp, change.price)
             # As _price_change(): a row per entry, then a quote per touched book whose top
             # moved (_quote() inlined).
-            for change in changes:
+            for asset, change in zip(ids, changes, strict=True):
                 side_name = sides_get(change.side) or _book_side(change.side)
                 try:
                     price_f, size_f = float(change.price), float(change.size)
                 except (ValueError, TypeError):
                     price_f, size_f = _f(change.price), _f(change.size)
-                append(
-                    (ts, recv, "clob", market, change.asset_id, side_name, price_f, size_f, False)
-                )
+                append((ts, recv, "clob", market, asset, side_name, price_f, size_f, False))
             rows = len(changes)
             for book in touched:
                 top = book.top()
@@ -674,7 +675,10 @@ class MarketStore:
     def _snapshot(self, event: BookSnapshot, recv_ns: int) -> None:
         changed = self.books.apply_snapshot(event)
         append = self._append_update
-        ts, venue, market, asset = event.ts_ns, event.venue, event.market, event.asset_id
+        book = self.books.book(event.asset_id)
+        # The book's own id object, so that table and dict lookups hit on identity (see
+        # BookSet.apply_snapshot).
+        ts, venue, market, asset = event.ts_ns, event.venue, event.market, book.asset_id
         if changed is None:
             # No trusted book before (or a TERMINAL one): every level, flagged as a snapshot.
             rows = 0
@@ -691,7 +695,7 @@ class MarketStore:
                 append((ts, recv_ns, venue, market, asset, side, price, size, False))
             rows = len(changed)
         self._counts[1] += rows
-        top = self.books.book(asset).top()
+        top = book.top()
         if self._tops.get(asset) != top:
             self._tops[asset] = top
             self._quote(top, asset, market, ts, recv_ns, event.kind)
