@@ -4,8 +4,7 @@
    then model steps, with valid hashes) streams ``--messages`` frames to a ``ClobFeed`` over a
    real socket, recorded with :func:`polyresearch.record.record_feed`.
 2. Replay (no socket): ``polyresearch.record.replay(dir)`` — Parquet read → decoder → BookSet
-   (hash checks 1 in 16, BBO checks) → rows in the rolling tables — with the default ``runs``
-   engine and with the frame-by-frame ``events`` engine, both against a stdlib-``json``
+   (hash checks 1 in 16, BBO checks) → rows in the rolling tables — against a stdlib-``json``
    implementation of the same work on the same recording in the same run: read the same
    Parquet, ``json.loads`` each frame, apply ``book``/``price_change`` to dict books, append
    ``book_updates``/``quotes``/``trades`` rows (tuples) to lists: the same rows as ours (a
@@ -19,32 +18,6 @@
 
 Run:
     .venv/bin/python benchmarks/bench_replay.py [--messages 200000] [--passes 5] [--overhead]
-
-Measured (2026-11-24, the 2-core box shared with two other sessions, so wall times are noisy;
-``--messages 50000 --passes 3 --check-rows``, 60,554 inbound frames: 55% price_change (2.0
-entries each), 26% last_trade_price, 19% book, 0.2% other), three runs of this script:
-
-- ratio against stdlib json (runs engine): 1.08x, 0.91x, 1.04x (before the runs engine:
-  0.93-1.1x). The goal (2.5x) is not met.
-- runs engine against the events engine, same run: 1.29x, 1.08x, 1.22x.
-- callgrind (instructions, repeatable under load), one replay of the same recording minus
-  the imports: events engine 5.71 G (94.3k/frame), runs engine 5.45 G (89.9k/frame, -4.7%),
-  the stdlib-json baseline 5.82 G (96.1k/frame): by instructions we are 1.07x the baseline.
-
-Where a frame's ~90k instructions go (runs engine; callgrind of whole replays, and of the
-store fed pre-decoded events from the first 20k frames): the msgspec decode ~11k (C, protocol
-layer), Parquet read and zstd ~4k, GC ~3k, the state layer the rest. A price_change frame costs
-~54k in MarketStore.apply_run (events engine ~61k: the inlined loop saves ~11%), about 20k of
-them in the bytecode loop itself (by estimate ~500 bytecodes for its two entries, two
-book_updates rows and a quote) and the rest in the C it calls (dict look-ups, float parsing,
-the tables' memoryview writes) plus, for about 1 price change in 8, a CLOB hash verify (~26 us
-wall each). Books and trades together ~69k per frame on average, the books by far the larger
-part (OrderBook.replace builds and diffs both sides, ~4 rows, a quote; ~21 us wall per book).
-Column-wise bulk appends (buffer the rows, RollingTable.extend once per run) measured slower
-than the generated append_row here (a one-off test of 30k book_updates rows: 1.05-1.27 vs
-0.72-1.02 us/row), so rows are still appended one by one. 2.5x would need the state layer
-at about a third of its instructions per frame: compiled state code (mypyc gave +15%), or
-books kept and rows written by numpy/polars kernels.
 """
 
 from __future__ import annotations
@@ -206,14 +179,7 @@ def parse_only_json(frames: list[bytes]) -> int:
 
 
 def ours(directory: Path) -> int:
-    """Our replay with the default (runs) engine."""
     feed = replay(directory, progress=False)
-    return feed.stats().events_out
-
-
-def ours_events(directory: Path) -> int:
-    """Our replay with the frame-by-frame (events) engine, the runs engine's reference."""
-    feed = replay(directory, progress=False, engine="events")
     return feed.stats().events_out
 
 
@@ -243,33 +209,20 @@ def main() -> None:
         size = sum(p.stat().st_size for p in list_chunks(directory)[0])
         print(f"recording: {frames} inbound frames, {size / 1e6:.1f} MB on disk (zstd Parquet)")
         if args.check_rows:
-            runs = replay(directory, progress=False)
-            tables = runs.stats().tables
+            tables = replay(directory, progress=False).stats().tables
             theirs = stdlib_replay_rows(directory)[1]
             mine = {name: tables[name].rows_appended for name in theirs}
             print(f"rows written: polyresearch {mine}, stdlib json {theirs}")
             if mine != theirs:
                 raise SystemExit("the two implementations wrote different rows")
-            # The runs engine must leave what the frame-by-frame engine leaves (tests/record/
-            # test_rec_engines.py checks much more; this guards the benchmark's own input).
-            events = replay(directory, progress=False, engine="events")
-            for name, table in events.tables.items():
-                if not table.to_polars().equals(runs.tables[name].to_polars(), null_equal=True):
-                    raise SystemExit(f"the runs and events engines wrote different {name} rows")
-            if runs.stats() != events.stats():
-                raise SystemExit("the runs and events engines ended with different stats()")
         ours_times: list[float] = []
-        events_times: list[float] = []
         json_times: list[float] = []
         for _ in range(args.passes):
             t, _events = timed(ours, directory)
             ours_times.append(t)
-            t, _events = timed(ours_events, directory)
-            events_times.append(t)
             t, _msgs = timed(stdlib_replay, directory)
             json_times.append(t)
         ours_t, json_t = statistics.median(ours_times), statistics.median(json_times)
-        events_t = statistics.median(events_times)
         read_t, _ = timed(read_frames, directory)
         frames_list = read_frames(directory)
         parse_ours = statistics.median(timed(parse_only_ours, frames_list)[0] for _ in range(3))
@@ -284,11 +237,6 @@ def main() -> None:
             f"{frames / ours_t:,.0f} msg/s ({ours_t:.2f} s), stdlib json "
             f"{frames / json_t:,.0f} msg/s ({json_t:.2f} s); ratio {json_t / ours_t:.2f}x"
             f"  [goal >= 2.5x, >= 400k msg/s]"
-        )
-        print(
-            f"engines: runs (default) {ours_t:.2f} s, events (frame by frame) {events_t:.2f} s; "
-            f"runs {events_t / ours_t:.2f}x the events engine; events engine vs stdlib json "
-            f"{json_t / events_t:.2f}x"
         )
         if args.overhead:
             plain: list[float] = []

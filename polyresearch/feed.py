@@ -617,39 +617,23 @@ class Feed:
     def _apply_group(self, channel: _Channel, events: list[Event], recv_ns: list[int]) -> None:
         """Apply one group of ``channel``'s decoded events in order.
 
-        On the CLOB market channel runs of events go through
-        :meth:`~polyresearch.state.store.MarketStore.apply_run` (one loop, the same result);
-        it hands back the events that need the general path. :meth:`_after_frame` acts on
-        resync requests as soon as one is made (as it did after every frame), so deltas later
-        in the group see the book already invalidated, and once at the end.
+        :meth:`_after_frame` acts on resync requests as soon as one is made (as it did after
+        every frame), so deltas later in the group see the book already invalidated, and
+        once at the end.
 
         An exception from the store (a bug) costs only the event that raised it: it is logged
         and counted as a ``state_error`` drop in :meth:`stats`, and the rest of the group is
-        still applied (when :meth:`~polyresearch.state.store.MarketStore.apply_run` raises,
-        ``run_index`` names the event it was at; those before it are not applied again).
+        still applied.
         """
-        store = self.store
-        apply = store.apply
-        books = store.books
+        apply = self.store.apply
+        books = self.store.books
         name = channel.channel
-        run = store.apply_run if self.venue == "clob" and name == "market" else None
-        i, n = 0, len(events)
-        while i < n:
+        for i, event in enumerate(events):
             try:
-                if run is not None:
-                    j = run(events, recv_ns, i)
-                    if j > i:
-                        i = j
-                        if books.has_resyncs():
-                            self._after_frame(channel)
-                        continue
-                apply(events[i], recv_ns=recv_ns[i], channel=name)
+                apply(event, recv_ns=recv_ns[i], channel=name)
             except Exception:
-                if run is not None:
-                    i = max(i, store.run_index)  # the event the run was at (the rest applied)
                 self._group_errors += 1
-                logger.exception("%s: applying a %s event failed", channel.name, events[i].kind)
-            i += 1
+                logger.exception("%s: applying a %s event failed", channel.name, event.kind)
             if books.has_resyncs():
                 self._after_frame(channel)
         self._after_frame(channel)

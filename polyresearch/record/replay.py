@@ -7,9 +7,7 @@ markers as the live feed does (a reconnect empties that connection's books; conn
 and stale become ``status`` rows). The result, a :class:`ReplayFeed`, has the read API of a live
 feed (``tables``, ``books``, ``book(asset)``, ``stats()``), so the same charts and tables work.
 
-Replays run as fast as possible, or paced at ``speed`` x real time. By default (``engine=
-"runs"``) consecutive CLOB market-channel frames are applied as a run, in one loop of the
-store, with exactly the result of the frame-by-frame ``engine="events"``. A recording cut off
+Replays run as fast as possible, or paced at ``speed`` x real time. A recording cut off
 mid-chunk replays up to its last whole chunk: leftover temporary or unreadable files are
 skipped and counted in :attr:`ReplayFeed.notes`.
 
@@ -43,7 +41,7 @@ from polyresearch.config import DEFAULT_MAX_FRAME_BYTES
 from polyresearch.errors import ConfigError
 from polyresearch.feed import FeedStats
 from polyresearch.protocol.clob import ClobMarketDecoder, ClobUserDecoder
-from polyresearch.protocol.events import BookSnapshot, PriceChange, Trade
+from polyresearch.protocol.events import BookSnapshot
 from polyresearch.protocol.us import UsMarketsDecoder, UsPrivateDecoder
 from polyresearch.record.format import FORMAT_NAME, FORMAT_VERSION, TMP_SUFFIX
 from polyresearch.state.books import BookSet, MarketParams
@@ -52,7 +50,6 @@ from polyresearch.state.store import MarketStore
 
 if TYPE_CHECKING:
     from polyresearch.protocol.base import FrameDecoder
-    from polyresearch.protocol.events import Event
     from polyresearch.state.orderbook import OrderBook
 
 __all__ = ["ReplayFeed", "list_chunks", "replay", "scan_recording"]
@@ -64,13 +61,6 @@ _DECODERS: Final[dict[str, dict[str, Callable[..., FrameDecoder]]]] = {
 _MAIN_CHANNEL: Final = {"clob": "market", "us": "markets"}
 _COLUMNS: Final = ["ts_ns", "kind", "direction", "channel", "connection", "epoch", "data"]
 _MARKER_COLUMNS: Final = [*_COLUMNS, "detail"]
-_ENGINES: Final = ("runs", "events")
-#: Most decoded events a run holds before it is applied (a frame file is read as one stream,
-#: so without a bound a long file's run would hold all of its events).
-_MAX_RUN: Final = 4096
-# One recorded row as the engines read it: ts_ns, kind, direction, channel, connection, epoch,
-# data, detail.
-_Row = tuple[int, str, str, str, str, int, str | bytes, str | None]
 # Module-level so that tests can drive pacing with a virtual clock.
 _clock = time.perf_counter
 _sleep = time.sleep
@@ -275,51 +265,21 @@ class ReplayFeed:
         pipe = self._pipes.get(connection)
         if pipe is None:
             pipe = self._pipe(connection, channel)
-        self._apply_events(pipe, pipe.decoder.receive(data), recv_ns)
-
-    def _apply_events(self, pipe: _Pipe, events: list[Event], recv_ns: int) -> None:
-        """The state half of :meth:`frame`: one frame's decoded events, then the resyncs."""
         store = self.store
         default = self._default_params
-        for event in events:
+        for event in pipe.decoder.receive(data):
             if isinstance(event, BookSnapshot):
                 pipe.assets.add(event.asset_id)
                 if default is not None and event.asset_id not in store.books:
                     store.books.set_params(event.asset_id, default)
             store.apply(event, recv_ns=recv_ns, channel=pipe.channel)
         if self.venue == "clob":
-            self._after_frame(recv_ns)
-
-    def _after_frame(self, recv_ns: int) -> None:
-        # ClobFeed._after_frame: bad books are invalidated and a resync status written
-        # (live, a resubscribe follows; in the recording its fresh snapshot is just there).
-        store = self.store
-        resyncs = store.books.take_resyncs()
-        for asset in resyncs:
-            store.status("resync", ts_ns=recv_ns, asset_id=asset, channel="market")
-        self._resyncs += len(resyncs)
-
-    def _run(self, events: list[Event], recv_ns: list[int]) -> None:
-        """Apply a run of decoded CLOB market-channel events (one per frame), as frame() would.
-
-        The store applies the run in one loop (:meth:`MarketStore.apply_run`) and stops
-        before an event that needs the general path, which then takes just that event (with
-        exactly frame()'s handling), and after an event that asked for a resync, handled here
-        as after any frame.
-        """
-        store = self.store
-        run = store.apply_run
-        n = len(events)
-        i = 0
-        while i < n:
-            j = run(events, recv_ns, i)
-            if j > i:
-                self._after_frame(recv_ns[j - 1])
-                i = j
-            else:
-                store.apply(events[i], recv_ns=recv_ns[i], channel="market")
-                self._after_frame(recv_ns[i])
-                i += 1
+            # ClobFeed._after_frame: bad books are invalidated and a resync status written
+            # (live, a resubscribe follows; in the recording its fresh snapshot is just there).
+            resyncs = store.books.take_resyncs()
+            for asset in resyncs:
+                store.status("resync", ts_ns=recv_ns, asset_id=asset, channel="market")
+            self._resyncs += len(resyncs)
 
     def marker(
         self, connection: str, channel: str, kind: str, epoch: int, detail: str, ts_ns: int
@@ -392,7 +352,6 @@ def replay(
     progress: bool | None = None,
     snapshot_interval: float | None = None,
     snapshot_depth: int = 10,
-    engine: str = "runs",
 ) -> ReplayFeed:
     r"""Replay a recording directory or a plain file of raw frames into a :class:`ReplayFeed`.
 
@@ -411,13 +370,6 @@ def replay(
             ``book_snapshots`` every this many seconds of recorded time, as a live feed's
             sampler does (None: no sampling).
         snapshot_depth: levels per side in each sample.
-        engine: ``"runs"`` (the default) applies runs of consecutive CLOB market-channel
-            ``price_change``/``last_trade_price``/``book`` frames in one loop
-            (:meth:`~polyresearch.state.store.MarketStore.apply_run`), everything else frame
-            by frame; ``"events"`` applies every frame on its own, as a live feed does. Both
-            leave exactly the same books, tables and counters (a test compares them);
-            ``"events"`` is the reference. Paced replays, book sampling and the US venue
-            always go frame by frame.
 
     Returns:
         The replayed feed; :attr:`ReplayFeed.notes` counts what was skipped.
@@ -431,8 +383,6 @@ def replay(
     """
     if speed is not None and speed <= 0:
         raise ConfigError("speed must be positive (or None for as fast as possible)")
-    if engine not in _ENGINES:
-        raise ConfigError(f"unknown replay engine {engine!r}; choose one of {_ENGINES}")
     path = Path(source)
     sampling: dict[str, Any] = {
         "snapshot_interval": snapshot_interval,
@@ -450,7 +400,6 @@ def replay(
             max_rows,
             progress,
             sampling,
-            engine,
         )
     venue = venue or "clob"
     feed = ReplayFeed(
@@ -465,16 +414,10 @@ def replay(
     connection = f"{venue}-{channel}-0"
     with open(path, "rb") as stream:
         # No receive times in a frame file: the line number stands in (monotonic, deterministic).
-        rows: Iterator[_Row] = (
-            (number, "frame", "in", channel, connection, 1, frame, None)
-            for number, line in enumerate(stream, start=1)
-            if (frame := line.rstrip(b"\n").removesuffix(b"\r")).strip()
-        )
-        pacer = _Pacer(None)
-        if engine == "runs" and _runs_apply(feed, pacer):
-            _apply_rows_runs(feed, rows)
-        else:
-            _apply_rows(feed, rows, pacer)
+        for number, line in enumerate(stream, start=1):
+            frame = line.rstrip(b"\n").removesuffix(b"\r")
+            if frame.strip():
+                feed.frame(connection, channel, frame, number)
     return feed
 
 
@@ -489,7 +432,6 @@ def _replay_directory(
     max_rows: int | None,
     progress: bool | None,
     sampling: dict[str, Any],
-    engine: str,
 ) -> ReplayFeed:
     if venue is None:
         venues = sorted(p.name.removeprefix("venue=") for p in path.glob("venue=*"))
@@ -518,7 +460,7 @@ def _replay_directory(
     outgoing = 0
     try:
         for chunk in _chunks(paths, channel):
-            outgoing += _apply_chunk(feed, chunk, pacer, engine)
+            outgoing += _apply_chunk(feed, chunk, pacer)
             if bar is not None:
                 bar.update(chunk.height)
     finally:
@@ -537,7 +479,9 @@ def _chunks(paths: list[Path], channel: str | None) -> Iterator[pl.DataFrame]:
         yield frame
 
 
-def _apply_chunk(feed: ReplayFeed, chunk: pl.DataFrame, pacer: _Pacer, engine: str) -> int:
+def _apply_chunk(feed: ReplayFeed, chunk: pl.DataFrame, pacer: _Pacer) -> int:
+    outgoing = 0
+    frame, marker = feed.frame, feed.marker
     rows = zip(
         chunk["ts_ns"].to_list(),
         chunk["kind"].to_list(),
@@ -549,24 +493,6 @@ def _apply_chunk(feed: ReplayFeed, chunk: pl.DataFrame, pacer: _Pacer, engine: s
         chunk["detail"].to_list(),
         strict=True,
     )
-    if engine == "runs" and _runs_apply(feed, pacer):
-        return _apply_rows_runs(feed, rows)
-    return _apply_rows(feed, rows, pacer)
-
-
-def _runs_apply(feed: ReplayFeed, pacer: _Pacer) -> bool:
-    """Whether the runs engine serves this replay (else every frame takes the events path).
-
-    Runs are of CLOB market-channel frames; pacing and book sampling act between frames, so
-    those replays keep the frame-by-frame path (pacing is slow by design anyway).
-    """
-    return feed.venue == "clob" and feed._sample_every is None and pacer.speed is None
-
-
-def _apply_rows(feed: ReplayFeed, rows: Iterator[_Row], pacer: _Pacer) -> int:
-    """The events engine: every frame and marker in turn through frame()/marker()."""
-    outgoing = 0
-    frame, marker = feed.frame, feed.marker
     for index, (ts, kind, direction, channel, connection, epoch, data, detail) in enumerate(rows):
         if pacer.speed is not None and index % 64 == 0:
             pacer.wait(ts)
@@ -577,64 +503,6 @@ def _apply_rows(feed: ReplayFeed, rows: Iterator[_Row], pacer: _Pacer) -> int:
                 outgoing += 1
         else:
             marker(connection, channel, direction, epoch, detail or "", ts)
-    return outgoing
-
-
-def _apply_rows_runs(feed: ReplayFeed, rows: Iterator[_Row]) -> int:
-    """The runs engine: consecutive market-channel frames go to the store as a run.
-
-    Every inbound frame is decoded as it comes (so the decoders count exactly as frame()
-    makes them); a frame that decodes to one ``price_change``, ``last_trade_price`` or
-    ``book`` on a market channel joins the current run, and anything else (another kind,
-    several events, a drop, a marker) first applies the run, then itself exactly as the events
-    engine does. Same order, same state.
-    """
-    outgoing = 0
-    marker = feed.marker
-    flush = feed._run
-    # Books join a run only without default_params: frame() gives a book its defaults when
-    # the book does not exist yet, which depends on the events still waiting in the run.
-    run_kinds = (PriceChange, Trade) if feed._default_params else (PriceChange, Trade, BookSnapshot)
-    # connection -> (pipe, its decoder's receive, whether it is a market channel)
-    links: dict[str, tuple[_Pipe, Callable[[str | bytes], list[Event]], bool]] = {}
-    run: list[Event] = []
-    run_recv: list[int] = []
-    last_ts = feed.last_recv_ns
-    for ts, kind, direction, channel, connection, epoch, data, detail in rows:
-        if kind == "frame":
-            if direction != "in":
-                outgoing += 1
-                continue
-            last_ts = ts
-            link = links.get(connection)
-            if link is None:
-                pipe = feed._pipes.get(connection) or feed._pipe(connection, channel)
-                link = links[connection] = (pipe, pipe.decoder.receive, pipe.channel == "market")
-            pipe, receive, market = link
-            events = receive(data)
-            if market and len(events) == 1:
-                event = events[0]
-                if event.__class__ in run_kinds:
-                    if isinstance(event, BookSnapshot):
-                        pipe.assets.add(event.asset_id)
-                    run.append(event)
-                    run_recv.append(ts)
-                    if len(run) >= _MAX_RUN:
-                        flush(run, run_recv)
-                        run, run_recv = [], []
-                    continue
-            if run:
-                flush(run, run_recv)
-                run, run_recv = [], []
-            feed._apply_events(pipe, events, ts)
-        else:
-            if run:
-                flush(run, run_recv)
-                run, run_recv = [], []
-            marker(connection, channel, direction, epoch, detail or "", ts)
-    if run:
-        flush(run, run_recv)
-    feed.last_recv_ns = last_ts
     return outgoing
 
 

@@ -339,12 +339,15 @@ class BookSet:
             self._verify(book, snapshot.hash, snapshot.timestamp, None)
         return changed
 
-    def apply_price_change(self, message: PriceChange) -> list[OrderBook]:
+    def apply_price_change(
+        self, message: PriceChange, ids: list[str] | None = None
+    ) -> list[OrderBook]:
         """Apply every entry of a ``price_change`` in order; return the books it touched.
 
         Each entry is followed by its BBO cross-check; then the hash of each asset's last entry
         is checked on the ``hash_every`` schedule. The books come back in first-touched order
-        (the store writes a quote for each whose top changed).
+        (the store writes a quote for each whose top changed). ``ids``, if given, gets each
+        entry's asset id as its book's own object (see :meth:`apply_snapshot`).
         """
         books = self._books
         timestamp = message.timestamp
@@ -357,6 +360,8 @@ class BookSet:
             if book is None:
                 book = self.book(asset, market=message.market)
             asset = book.asset_id  # the key object (see apply_snapshot)
+            if ids is not None:
+                ids.append(asset)
             if book not in touched:
                 touched.append(book)
             if book.apply_change(change, timestamp=timestamp):

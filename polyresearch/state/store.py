@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 
@@ -47,13 +47,9 @@ from polyresearch.protocol.events import (
     VenueError,
 )
 from polyresearch.state.books import BookSet
-from polyresearch.state.orderbook import BookStatus, _is_zero
-from polyresearch.state.prices import KEYS, price_key
 from polyresearch.state.schemas import Tables, make_tables
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from polyresearch.protocol.events import Event
     from polyresearch.state.orderbook import OrderBook
 
@@ -91,10 +87,6 @@ def _f(text: str | None) -> float:
 
 
 _NAN_PAIR: Final = (math.nan, math.nan)
-_LIVE: Final = BookStatus.LIVE
-#: The venue's best_bid "0" / best_ask "1" for an empty side, as price keys (see orderbook).
-_EMPTY_BID_KEY: Final = 0
-_EMPTY_ASK_KEY: Final = price_key("1")
 
 
 def _floats(price: str, size: str) -> tuple[float, float]:
@@ -219,8 +211,6 @@ class MarketStore:
         self._append_quote = self.tables.quotes.append_row
         self._counts = [0, 0, 0, 0]  # events, rows, status rows, drops
         self._lags: deque[int] = deque(maxlen=LAG_WINDOW)
-        #: The index of the event :meth:`apply_run` was at when it last returned or raised.
-        self.run_index = 0
 
     # Public methods.
 
@@ -296,288 +286,6 @@ class MarketStore:
         for asset_id in dict.fromkeys(assets):
             self.books.distrust(asset_id)
         logger.warning("dropped a %s event: %s", event.kind, exc)
-
-    def apply_run(self, events: Sequence[Event], recv_ns: Sequence[int], start: int = 0) -> int:
-        """Apply ``events[start:]``, one CLOB market-channel frame's event each, in one loop.
-
-        The replay's run-at-a-time engine: the same result as :meth:`apply` on each event in
-        turn (books, counters, hash schedule, rows, quotes, lags), with ``price_change``, the
-        bulk of a stream, inlined (book updates, BBO checks, hash schedule, rows and quotes),
-        and ``book``/``last_trade_price`` events taken by the same methods :meth:`apply` uses.
-        It stops *before* the first event that needs the general path (another kind, a
-        legacy price change, an entry for an unknown or not-LIVE book, a price that does not
-        parse, a best bid/ask that disagrees with the book), leaving that event wholly
-        unapplied (the entries it had applied are undone), and stops *after* an event whose
-        hash check asked for a resync (see :meth:`BookSet.take_resyncs`). The caller applies
-        a refused event with :meth:`apply`, so every rare case keeps its one implementation.
-
-        Args:
-            events: decoded events (the run).
-            recv_ns: each event's receive time.
-            start: the index to start at.
-
-        Returns:
-            The index of the first event not applied (``len(events)`` when all were).
-
-        Example:
-            >>> from polyresearch.protocol.events import BookSnapshot, Level, LevelChange
-            >>> from polyresearch.protocol.events import PriceChange
-            >>> store = MarketStore("clob", "market", tables=make_tables(max_rows=100))
-            >>> snapshot = BookSnapshot(kind="book", venue="clob", market="0xm",
-            ...     asset_id="t", bids=(Level("0.4", "5"),), asks=())
-            >>> change = PriceChange(kind="price_change", market="0xm", changes=(LevelChange(
-            ...     asset_id="t", side="BUY", price="0.45", size="2", best_bid="0.45",
-            ...     best_ask="1"),))
-            >>> store.apply_run([snapshot, change], [1, 2])
-            2
-            >>> store.book("t").best_bid()
-            ('0.45', '2')
-        """
-        # The loop reads and writes BookSet's and OrderBook's internals directly (one state
-        # package; a method call per entry costs as much as the entry's work). Its twin is
-        # BookSet.apply_price_change + OrderBook.apply_change + _price_change(): a change
-        # there must be made here too; tests/record/test_rec_engines.py compares the two.
-        books = self.books
-        book_map = books._books
-        checks = books._checks
-        hash_counts = books._hash_counts
-        every = books.hash_every
-        verify = books.verify_hashes
-        verify_hash = books._verify
-        keys_get = KEYS.get
-        append = self._append_update
-        append_quote = self._append_quote
-        venue = self.venue
-        tops = self._tops
-        lags_append = self._lags.append
-        counts = self._counts
-        snapshot = self._snapshot
-        trade = self._trade
-        empty_bid, empty_ask = _EMPTY_BID_KEY, _EMPTY_ASK_KEY
-        sides_get = _BOOK_SIDES.get
-        live = _LIVE
-        nan = math.nan
-        n = len(events)
-        i = start
-        while i < n:
-            # Should this raise (a bug), the caller knows which event did: it skips just that.
-            self.run_index = i
-            event = events[i]
-            cls = event.__class__
-            if cls is not PriceChange:
-                # The other kinds of a run, by the methods apply() uses (as apply() does).
-                if cls is Trade:
-                    counts[0] += 1
-                    ts = event.ts_ns  # type: ignore[union-attr]
-                    if ts is not None:
-                        lags_append(recv_ns[i] - ts)
-                    trade(event, recv_ns[i])  # type: ignore[arg-type]
-                    i += 1
-                    continue
-                if cls is BookSnapshot:
-                    counts[0] += 1
-                    ts = event.ts_ns  # type: ignore[union-attr]
-                    if ts is not None:
-                        lags_append(recv_ns[i] - ts)
-                    snapshot(event, recv_ns[i])  # type: ignore[arg-type]
-                    i += 1
-                    if books.has_resyncs():
-                        break
-                    continue
-                break
-            assert isinstance(event, PriceChange)  # for mypy: the class was just checked
-            if event.hash is not None:  # legacy schema: the general path
-                break
-            changes = event.changes
-            timestamp = event.timestamp
-            touched: list[Any] = []
-            # Per touched book, what an undo restores; per entry, the level it replaced.
-            saved: list[tuple[Any, ...]] = []
-            undo: list[tuple[dict[int, tuple[str, str]], int, tuple[str, str] | None]] = []
-            refused = False
-            # Each entry's asset as its book's own id object (see BookSet.apply_snapshot).
-            ids: list[str] = []
-            for change in changes:
-                book = book_map.get(change.asset_id)
-                if book is None or book.status is not live:
-                    refused = True
-                    break
-                ids.append(book.asset_id)
-                if book not in touched:
-                    touched.append(book)
-                    bc = book._counts
-                    saved.append(
-                        (
-                            book,
-                            book._bid_best,
-                            book._ask_best,
-                            book._bid_src,
-                            book._ask_src,
-                            book.timestamp,
-                            bc[1],
-                            bc[4],
-                        )
-                    )
-                price = change.price
-                size = change.size
-                key = keys_get(price)
-                if key is None:
-                    try:
-                        key = price_key(price)
-                    except StateError:
-                        refused = True
-                        break
-                # OrderBook.apply_change, inlined.
-                zero = size == "0" or (size[:1] in "0." and _is_zero(size))
-                if change.side == "BUY":
-                    side = book._bids
-                    book._bid_src = None
-                    old = side.get(key)
-                    if zero:
-                        if old is not None:
-                            del side[key]
-                            undo.append((side, key, old))
-                            if key == book._bid_best:
-                                book._bid_best = max(side) if side else None
-                    else:
-                        side[key] = (price, size)
-                        undo.append((side, key, old))
-                        best = book._bid_best
-                        if best is None or key > best:
-                            book._bid_best = key
-                else:
-                    side = book._asks
-                    book._ask_src = None
-                    old = side.get(key)
-                    if zero:
-                        if old is not None:
-                            del side[key]
-                            undo.append((side, key, old))
-                            if key == book._ask_best:
-                                book._ask_best = min(side) if side else None
-                    else:
-                        side[key] = (price, size)
-                        undo.append((side, key, old))
-                        best = book._ask_best
-                        if best is None or key < best:
-                            book._ask_best = key
-                bc = book._counts
-                bc[1] += 1
-                if timestamp is not None:
-                    book.timestamp = timestamp
-                best_bid = change.best_bid
-                best_ask = change.best_ask
-                if best_bid is not None or best_ask is not None:
-                    bc[4] += 1
-                    try:
-                        if best_bid is not None:
-                            key = keys_get(best_bid)
-                            if key is None:
-                                key = price_key(best_bid)
-                            local = book._bid_best
-                            if key != (empty_bid if local is None else local):
-                                refused = True
-                                break
-                        if best_ask is not None:
-                            key = keys_get(best_ask)
-                            if key is None:
-                                key = price_key(best_ask)
-                            local = book._ask_best
-                            if key != (empty_ask if local is None else local):
-                                refused = True
-                                break
-                    except StateError:
-                        refused = True
-                        break
-            if refused:
-                # Undo this event's entries, newest first: the general path applies it whole.
-                for side, key, old in reversed(undo):
-                    if old is None:
-                        side.pop(key, None)
-                    else:
-                        side[key] = old
-                for book, bid_best, ask_best, bid_src, ask_src, stamp, applied, checked in saved:
-                    book._bid_best = bid_best
-                    book._ask_best = ask_best
-                    book._bid_src = bid_src
-                    book._ask_src = ask_src
-                    book.timestamp = stamp
-                    book._counts[1] = applied
-                    book._counts[4] = checked
-                break
-            # As apply(): the event count and its lag.
-            counts[0] += 1
-            ts = event.ts_ns
-            recv = recv_ns[i]
-            if ts is not None:
-                lags_append(recv - ts)
-            market = event.market
-            # As BookSet.apply_price_change: the hash of each asset's last entry, checked on
-            # the hash_every schedule (BookSet._verify does the check itself).
-            if verify and timestamp is not None:
-                last: dict[str, Any] = {}
-                for asset, change in zip(ids, changes, strict=True):
-                    last[asset] = change
-                for asset, change in last.items():
-                    if change.hash is not None:
-                        check = checks[asset]
-                        since = check.since + 1
-                        if check.misses == 0 and since < every:
-                            check.since = since
-                            hash_counts[3] += 1
-                        else:
-                            check.since = 0
-                            verify_hash(book_map[asset], change.hash, timestamp, change.price)
-            # As _price_change(): a row per entry, then a quote per touched book whose top
-            # moved (_quote() inlined).
-            for asset, change in zip(ids, changes, strict=True):
-                side_name = sides_get(change.side) or _book_side(change.side)
-                try:
-                    price_f, size_f = float(change.price), float(change.size)
-                except (ValueError, TypeError):
-                    price_f, size_f = _f(change.price), _f(change.size)
-                append((ts, recv, "clob", market, asset, side_name, price_f, size_f, False))
-            rows = len(changes)
-            for book in touched:
-                top = book.top()
-                asset = book.asset_id
-                if tops.get(asset) != top:
-                    tops[asset] = top
-                    bid, ask = top
-                    if bid is not None and ask is not None:
-                        try:
-                            best_bid_f, bid_size = float(bid[0]), float(bid[1])
-                            best_ask_f, ask_size = float(ask[0]), float(ask[1])
-                        except (ValueError, TypeError):
-                            best_bid_f, bid_size = _f(bid[0]), _f(bid[1])
-                            best_ask_f, ask_size = _f(ask[0]), _f(ask[1])
-                        mid, spread = (best_bid_f + best_ask_f) / 2, best_ask_f - best_bid_f
-                    else:
-                        best_bid_f, bid_size = _floats(*bid) if bid is not None else _NAN_PAIR
-                        best_ask_f, ask_size = _floats(*ask) if ask is not None else _NAN_PAIR
-                        mid = spread = nan
-                    append_quote(
-                        (
-                            ts,
-                            recv,
-                            venue,
-                            market,
-                            asset,
-                            best_bid_f,
-                            best_ask_f,
-                            bid_size,
-                            ask_size,
-                            mid,
-                            spread,
-                            "price_change",
-                        )
-                    )
-                    rows += 1
-            counts[1] += rows
-            i += 1
-            if books.has_resyncs():
-                break
-        return i
 
     def status(
         self,
@@ -704,17 +412,20 @@ class MarketStore:
         # The feed's hot path (most frames are price changes): one pass to apply the entries,
         # one to write their rows, then a quote per touched book whose top changed. float()
         # is inlined (a helper call per value costs more than the conversion).
-        touched = self.books.apply_price_change(event)
+        # Each entry's asset as its book's own id object, so that the tables' lookups hit on
+        # identity (see BookSet.apply_snapshot).
+        ids: list[str] = []
+        touched = self.books.apply_price_change(event, ids)
         append = self._append_update
         ts, market = event.ts_ns, event.market
         changes = event.changes
-        for change in changes:
+        for asset, change in zip(ids, changes, strict=True):
             side = _BOOK_SIDES.get(change.side) or _book_side(change.side)
             try:
                 price, size = float(change.price), float(change.size)
             except (ValueError, TypeError):
                 price, size = _f(change.price), _f(change.size)
-            append((ts, recv_ns, "clob", market, change.asset_id, side, price, size, False))
+            append((ts, recv_ns, "clob", market, asset, side, price, size, False))
         self._counts[1] += len(changes)
         tops = self._tops
         for book in touched:

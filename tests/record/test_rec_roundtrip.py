@@ -129,3 +129,28 @@ def test_status_markers_replayed(clob_recording: Recording) -> None:
 
     assert content(replayed) == content(clob_recording.status)
     assert any(row[0] == "connect" for row in content(replayed))
+
+
+def test_a_bad_price_is_a_counted_drop_not_the_end_of_the_replay(tmp_path: Path) -> None:
+    """A price no book can key (the decoder passes price text through) is a 'bad_value'
+    drop with a resync of its book, and the frames after it still replay."""
+    book = (
+        '{"event_type":"book","market":"0xm","asset_id":"1","bids":[{"price":"0.4","size":"5"}],'
+        '"asks":[],"timestamp":"1757908892350","hash":"x"}'
+    )
+    change = (
+        '{"market":"0xm","price_changes":[{"asset_id":"1","price":"%s","size":"2",'
+        '"side":"BUY"}],"timestamp":"1757908892351","event_type":"price_change"}'
+    )
+    path = tmp_path / "frames.txt"
+    path.write_text("\n".join([book, change % "0.5.5", book, change % "0.45"]) + "\n")
+    feed = replay(path)
+    stats = feed.stats()
+    assert stats.store.drops_recorded == 1
+    assert stats.books.resyncs_requested == 1
+    status = feed.tables.status.to_polars()
+    details = status.filter(status["event"] == "drop")["detail"].to_list()
+    assert details == ["bad_value: not a decimal price: '0.5.5'"]
+    # The second book made it LIVE again and the good change applied on top of it.
+    assert feed.book("1").status.value == "LIVE"
+    assert feed.book("1").best_bid() == ("0.45", "2")
