@@ -123,10 +123,6 @@ class _Channel:
         wrapped = [s if isinstance(s, Secret) else Secret(s) for s in secrets]
         self._secrets = tuple(s for s in wrapped if len(s.reveal()) >= 8)
         self.connection: Connection | None = None
-        # Events decoded from the frames of the current group (one socket read, see
-        # ChannelHooks.on_frames_done) and their receive times, applied when the group ends.
-        self._events: list[Event] = []
-        self._recv_ns: list[int] = []
 
     # ChannelHooks
 
@@ -137,25 +133,17 @@ class _Channel:
         return self._on_open(self)
 
     def on_frame(self, data: str | bytes, recv_ns: int) -> None:
-        # Only decoded here: the store applies a whole group at once (on_frames_done), which
-        # lets a venue apply runs of events in one loop. Nothing can observe the state between
-        # the two: both run in the same loop callback.
-        events = self.decoder.receive(data)
-        if len(events) == 1:
-            self._events.append(events[0])
-            self._recv_ns.append(recv_ns)
-        else:
-            self._events += events
-            self._recv_ns += [recv_ns] * len(events)
-
-    def on_frames_done(self) -> None:
-        events, recv_ns = self._events, self._recv_ns
-        if not events:
-            return
-        self._events, self._recv_ns = [], []
-        if any(event.kind not in _CONTROL_KINDS for event in events):
-            self.last_data = time.monotonic()
-        self.feed._apply_group(self, events, recv_ns)
+        feed = self.feed
+        apply = feed.store.apply
+        for event in self.decoder.receive(data):
+            if event.kind not in _CONTROL_KINDS:
+                self.last_data = time.monotonic()
+            try:
+                apply(event, recv_ns=recv_ns, channel=self.channel)
+            except Exception:
+                # A store bug costs only this event, not the rest of the frame.
+                feed._state_error(self, event)
+        feed._after_frame(self)
 
     def on_state(self, state: str, detail: str) -> None:
         self.feed._on_state(self, state, detail)
@@ -215,7 +203,7 @@ class Feed:
         self._error: BaseException | None = None
         self._resyncs = 0
         #: Events the store raised on (a bug): counted as drops ("state_error") and logged.
-        self._group_errors = 0
+        self._state_errors = 0
         self._ready = threading.Event()
         self._recorder: Recorder | None = None  # closed by stop() (see record())
         #: Set by the feed's own thread (thread mode) as its very last act.
@@ -419,8 +407,8 @@ class Feed:
             events += decoder_stats.events_out
             for reason, n in decoder_stats.dropped.items():
                 dropped[reason] = dropped.get(reason, 0) + n
-        if self._group_errors:
-            dropped["state_error"] = self._group_errors
+        if self._state_errors:
+            dropped["state_error"] = self._state_errors
         return FeedStats(
             venue=self.venue,
             running=self.running,
@@ -614,32 +602,16 @@ class Feed:
             event = "disconnect" if state == "disconnected" else "stale"
             self.store.status(event, ts_ns=now, detail=detail[:200], channel=channel.channel)
 
-    def _apply_group(self, channel: _Channel, events: list[Event], recv_ns: list[int]) -> None:
-        """Apply one group of ``channel``'s decoded events in order.
+    def _state_error(self, channel: _Channel, event: Event) -> None:
+        """Count and log a store exception on ``event`` (a bug) as a ``state_error`` drop.
 
-        :meth:`_after_frame` acts on resync requests as soon as one is made (as it did after
-        every frame), so deltas later in the group see the book already invalidated, and
-        once at the end.
-
-        An exception from the store (a bug) costs only the event that raised it: it is logged
-        and counted as a ``state_error`` drop in :meth:`stats`, and the rest of the group is
-        still applied.
+        The stream goes on with the next event; :meth:`stats` shows the count.
         """
-        apply = self.store.apply
-        books = self.store.books
-        name = channel.channel
-        for i, event in enumerate(events):
-            try:
-                apply(event, recv_ns=recv_ns[i], channel=name)
-            except Exception:
-                self._group_errors += 1
-                logger.exception("%s: applying a %s event failed", channel.name, event.kind)
-            if books.has_resyncs():
-                self._after_frame(channel)
-        self._after_frame(channel)
+        self._state_errors += 1
+        logger.exception("%s: applying a %s event failed", channel.name, event.kind)
 
     def _after_frame(self, channel: _Channel) -> None:
-        """Hook after each group of frames: venues override to act on resync requests."""
+        """Hook after each frame: venues override to act on resync requests."""
 
     def _on_connected(self, channel: _Channel) -> None:
         """Hook after each (re)connect."""

@@ -56,7 +56,7 @@ import email.utils
 import logging
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import msgspec
@@ -151,13 +151,7 @@ def _loop_budget() -> _Budget:
 
 
 class ChannelHooks(Protocol):
-    """What a feed supplies to one connection (the seam between transport and the rest).
-
-    Optionally also ``on_frames_done() -> None``: called once after each group of frames
-    handed to :meth:`on_frame` together (one socket read, one drain of frames held back by the
-    loop budget, one message from websockets' queue), before the loop runs anything else. A
-    consumer may then buffer in ``on_frame`` and do its work once per group.
-    """
+    """What a feed supplies to one connection (the seam between transport and the rest)."""
 
     def headers(self) -> Mapping[str, str] | None:
         """Upgrade headers for the next connect attempt (called on every attempt)."""
@@ -250,15 +244,7 @@ class _DirectConnection(ClientConnection):
             self._chunk_ns = time.time_ns()
             self._chunk_mono = time.monotonic()
             sink._budget.arm()
-        if sink is None:
-            super().data_received(data)
-        else:
-            delivered = sink._counts[6]
-            try:
-                super().data_received(data)
-            finally:
-                if sink._counts[6] != delivered:
-                    sink._frames_done()
+        super().data_received(data)
         backlog = self._backlog
         if backlog is not None and len(backlog) >= BACKLOG_FRAMES:
             # Only a long backlog stops reading. Pausing at the first deferred frame (and
@@ -325,11 +311,8 @@ class _DirectConnection(ClientConnection):
         if sink is None or not backlog:
             return
         budget = sink._budget
-        delivered = sink._counts[6]
         while backlog and budget.left > 0:
             self._route(sink, *backlog.popleft())
-        if sink._counts[6] != delivered:
-            sink._frames_done()
         if backlog:
             self._draining = True
             budget.arm()  # the refill runs first in the next iteration, then this drain
@@ -342,13 +325,8 @@ class _DirectConnection(ClientConnection):
     def flush(self) -> None:
         """Deliver whatever waits in the backlog now (the connection is ending)."""
         sink, backlog = self._sink, self._backlog
-        if sink is None or not backlog:
-            return
-        delivered = sink._counts[6]
-        while backlog:
+        while sink is not None and backlog:
             self._route(sink, *backlog.popleft())
-        if sink._counts[6] != delivered:
-            sink._frames_done()
 
 
 class _Connect(connect):
@@ -418,8 +396,6 @@ class Connection:
         self.rate_limit_delay = rate_limit_delay
         self.open_timeout = open_timeout
         self.tap = tap
-        # Optional in ChannelHooks: looked up once.
-        self._on_frames_done: Callable[[], object] | None = getattr(hooks, "on_frames_done", None)
         self._state: ConnectionState = "idle"
         self._ws: ClientConnection | None = None
         self._stopping = False
@@ -610,7 +586,6 @@ class Connection:
             async for message in ws:
                 counts[10] += 1
                 self._receive(message, time.time_ns(), time.monotonic())
-                self._frames_done()
                 budget.left -= 1
                 if budget.left <= 0:
                     # A burst spent this iteration's budget: let the loop run other work first.
@@ -660,17 +635,6 @@ class Connection:
         except Exception:
             # A consumer bug must not kill the stream; it is counted and logged.
             counts[9] += 1
-            logger.exception("%s: frame handler failed", self.name)
-
-    def _frames_done(self) -> None:
-        """The end of a group of frames handed over together (see :class:`ChannelHooks`)."""
-        done = self._on_frames_done
-        if done is None:
-            return
-        try:
-            done()
-        except Exception:
-            self._counts[9] += 1
             logger.exception("%s: frame handler failed", self.name)
 
     async def _keepalive(self, ws: ClientConnection) -> None:

@@ -115,12 +115,11 @@ async def test_clob_factory_resolves_slugs_and_verifies_hashes() -> None:
         assert feed.stats().books.hashes_unverified == 0
 
 
-async def test_a_store_error_drops_one_event_not_the_rest_of_its_read(
+async def test_a_store_error_drops_one_event_not_the_stream(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Events are applied per socket read (a group, mostly through the store's run loop); a
-    store bug on one event is a counted, logged ``state_error`` drop, and the events read with
-    it are still applied, none twice."""
+    """A store bug on one event is a counted, logged ``state_error`` drop: the transport sees
+    no failure, the events after it (of the same frame too) are applied, none twice."""
     async with Simulator(seed=9, markets=3, rate=400) as sim:
         tokens = [t for m in sim.markets() for t in m.token_ids]
         feed = ClobFeed(assets=tokens, url=sim.clob_market_url, params=market_params(sim))
