@@ -316,10 +316,6 @@ class BookSet:
         book = self._books.get(asset)
         if book is None or book.market is None:
             book = self.book(asset, market=snapshot.market)
-        # The book's own id object from here on: dict lookups by the very key object stop at
-        # an identity check instead of comparing 77-character strings held in cold memory
-        # (5,000 assets: most of the extra cache misses per message, callgrind).
-        asset = book.asset_id
         status = book.status
         changed = book.replace(snapshot)
         if status is _TERMINAL:
@@ -339,15 +335,12 @@ class BookSet:
             self._verify(book, snapshot.hash, snapshot.timestamp, None)
         return changed
 
-    def apply_price_change(
-        self, message: PriceChange, ids: list[str] | None = None
-    ) -> list[OrderBook]:
+    def apply_price_change(self, message: PriceChange) -> list[OrderBook]:
         """Apply every entry of a ``price_change`` in order; return the books it touched.
 
         Each entry is followed by its BBO cross-check; then the hash of each asset's last entry
         is checked on the ``hash_every`` schedule. The books come back in first-touched order
-        (the store writes a quote for each whose top changed). ``ids``, if given, gets each
-        entry's asset id as its book's own object (see :meth:`apply_snapshot`).
+        (the store writes a quote for each whose top changed).
         """
         books = self._books
         timestamp = message.timestamp
@@ -359,9 +352,6 @@ class BookSet:
             book = books.get(asset)
             if book is None:
                 book = self.book(asset, market=message.market)
-            asset = book.asset_id  # the key object (see apply_snapshot)
-            if ids is not None:
-                ids.append(asset)
             if book not in touched:
                 touched.append(book)
             if book.apply_change(change, timestamp=timestamp):
@@ -392,15 +382,6 @@ class BookSet:
             check.since = 0
             self._verify(books[asset], change.hash, timestamp, change.price)
         return touched
-
-    def has_resyncs(self) -> bool:
-        """Whether :meth:`take_resyncs` has anything to return (a cheap look, nothing taken).
-
-        Example:
-            >>> BookSet().has_resyncs()
-            False
-        """
-        return bool(self._resyncs)
 
     def _verify(self, book: OrderBook, expected: str, timestamp: str, price: str | None) -> None:
         if not self.verify_hashes:

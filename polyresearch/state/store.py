@@ -383,10 +383,7 @@ class MarketStore:
     def _snapshot(self, event: BookSnapshot, recv_ns: int) -> None:
         changed = self.books.apply_snapshot(event)
         append = self._append_update
-        book = self.books.book(event.asset_id)
-        # The book's own id object, so that table and dict lookups hit on identity (see
-        # BookSet.apply_snapshot).
-        ts, venue, market, asset = event.ts_ns, event.venue, event.market, book.asset_id
+        ts, venue, market, asset = event.ts_ns, event.venue, event.market, event.asset_id
         if changed is None:
             # No trusted book before (or a TERMINAL one): every level, flagged as a snapshot.
             rows = 0
@@ -403,7 +400,7 @@ class MarketStore:
                 append((ts, recv_ns, venue, market, asset, side, price, size, False))
             rows = len(changed)
         self._counts[1] += rows
-        top = book.top()
+        top = self.books.book(asset).top()
         if self._tops.get(asset) != top:
             self._tops[asset] = top
             self._quote(top, asset, market, ts, recv_ns, event.kind)
@@ -412,20 +409,17 @@ class MarketStore:
         # The feed's hot path (most frames are price changes): one pass to apply the entries,
         # one to write their rows, then a quote per touched book whose top changed. float()
         # is inlined (a helper call per value costs more than the conversion).
-        # Each entry's asset as its book's own id object, so that the tables' lookups hit on
-        # identity (see BookSet.apply_snapshot).
-        ids: list[str] = []
-        touched = self.books.apply_price_change(event, ids)
+        touched = self.books.apply_price_change(event)
         append = self._append_update
         ts, market = event.ts_ns, event.market
         changes = event.changes
-        for asset, change in zip(ids, changes, strict=True):
+        for change in changes:
             side = _BOOK_SIDES.get(change.side) or _book_side(change.side)
             try:
                 price, size = float(change.price), float(change.size)
             except (ValueError, TypeError):
                 price, size = _f(change.price), _f(change.size)
-            append((ts, recv_ns, "clob", market, asset, side, price, size, False))
+            append((ts, recv_ns, "clob", market, change.asset_id, side, price, size, False))
         self._counts[1] += len(changes)
         tops = self._tops
         for book in touched:
