@@ -210,6 +210,7 @@ class MarketStore:
         self._append_trade = self.tables.trades.append_row
         self._append_quote = self.tables.quotes.append_row
         self._counts = [0, 0, 0, 0]  # events, rows, status rows, drops
+        self._bad_values = 0  # events dropped by _reject (a WARNING for the first only)
         self._lags: deque[int] = deque(maxlen=LAG_WINDOW)
 
     # Public methods.
@@ -285,7 +286,12 @@ class MarketStore:
             assets.append(asset)
         for asset_id in dict.fromkeys(assets):
             self.books.distrust(asset_id)
-        logger.warning("dropped a %s event: %s", event.kind, exc)
+        # As the decoders log their drops: the first at WARNING, the rest at DEBUG, so a
+        # stream of bad values cannot flood a notebook's output (the count and the status
+        # rows keep every one).
+        self._bad_values += 1
+        level = logging.WARNING if self._bad_values == 1 else logging.DEBUG
+        logger.log(level, "dropped a %s event: %s", event.kind, exc)
 
     def status(
         self,
