@@ -531,6 +531,7 @@ def report(results: Results, *, frames: int, windows: int, runs: int, argv: list
                     print(f"  {label:<52} {results.cpu(name):>7.2f}")
         for stage, micros in stages.items():
             print(f"  {stage:<52} {micros:>7.2f}")
+        budgets(results, venue, stages)
     print("\ncorrectness of the feed runs (summed over processes)")
     for name, reps in results.reports.items():
         if any(r["reconnects"] for r in reps):
@@ -551,6 +552,43 @@ def report(results: Results, *, frames: int, windows: int, runs: int, argv: list
     for name, extras in results.extra.items():
         if name.endswith(":sdk"):
             print(f"  {labels.get(name.split(':')[0], name):<36} {extras}")
+
+
+def budgets(results: Results, venue: str, stages: Mapping[str, float]) -> None:
+    """What each speed goal leaves for the state layer (books, checks, rows), per message.
+
+    A goal of ``k``x against a baseline costing ``B`` µs/msg allows ``B / k`` in all. Our
+    receive (live, the feeds' path; CLOB only, as the US has no receive-only run) and our
+    decode (offline) come off first: both sit at their library's floor (websockets' parser;
+    msgspec). What is left is the budget of the state layer, printed next to what ours costs
+    (feed on_frame offline minus decode). A budget under the state layer's cost is a goal this
+    pipeline cannot meet whatever the state layer does short of that cost; a negative one is
+    a goal out of reach even with no state layer at all.
+    """
+    decode = stages.get("decode")
+    on_frame = stages.get("feed on_frame (h=16)", stages.get("feed on_frame"))
+    if decode is None or on_frame is None:
+        return
+    receive = results.cpu("recv") if venue == "clob" and "recv" in results.windows else 0.0
+    goals = (
+        (("(a) vs websockets+json.loads", "bare", 1.0), ("(b) vs polymarket-client", "sdk", 2.5))
+        if venue == "clob"
+        else (("(b) vs polymarket-us", "us_sdk", 1.5),)
+    )
+    state = on_frame - decode
+    print(
+        f"  goal budgets for the state layer (ours: feed on_frame - decode = {state:.2f} µs;"
+        f" receive {receive:.2f}{'' if receive else ' (not measured)'}, decode {decode:.2f})"
+    )
+    for label, base, goal in goals:
+        if base not in results.windows:
+            continue
+        allowed = results.cpu(base) / goal
+        budget = allowed - receive - decode
+        print(
+            f"    {label} >= {goal:.1f}x: {allowed:6.2f} µs in all -> state budget"
+            f" {budget:6.2f} µs ({budget / state:.2f} of ours)"
+        )
 
 
 if __name__ == "__main__":
