@@ -727,7 +727,8 @@ class _FigureWidget(go.FigureWidget):  # type: ignore[misc]
         super()._send_update_msg(restyle_data, relayout, *args, **kwargs)
 
 
-_TEMPLATES: dict[str, go.layout.Template] = {}
+#: Per template name: the source template's JSON when the copy was made, and the copy.
+_TEMPLATES: dict[str, tuple[dict[str, Any], go.layout.Template]] = {}
 
 
 def _template() -> go.layout.Template | None:
@@ -737,17 +738,23 @@ def _template() -> go.layout.Template | None:
     measures the bounding box of every tick label on every redraw to place the axis title
     (forced style and layout, about 10 ms of a redraw at 10k points), titled axis or not. A
     standoff cannot be unset from the figure's layout (the template's value shows through),
-    hence a copy of the template without it, built once per default template (~20 ms).
+    hence a copy of the template without it. The copy costs ~20 ms, so it is kept; it is
+    rebuilt when the template registered under that name changed (replaced, or edited in
+    place: compared as JSON, ~1 ms, once per chart).
     """
     name = pio.templates.default
     if not name:
         return None
-    if name not in _TEMPLATES:
-        template = go.layout.Template(pio.templates[name])
-        for axis in (template.layout.xaxis, template.layout.yaxis):
-            axis.title.standoff = None
-        _TEMPLATES[name] = template
-    return _TEMPLATES[name]
+    source = pio.templates[name]
+    spec = source.to_plotly_json()
+    cached = _TEMPLATES.get(name)
+    if cached is not None and cached[0] == spec:
+        return cached[1]
+    template = go.layout.Template(source)
+    for axis in (template.layout.xaxis, template.layout.yaxis):
+        axis.title.standoff = None
+    _TEMPLATES[name] = (spec, template)
+    return template
 
 
 def _epoch_ms(ts: npt.NDArray[Any], recv: npt.NDArray[Any]) -> FloatArray:

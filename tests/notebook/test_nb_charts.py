@@ -216,6 +216,39 @@ def test_axes_skip_plotly_js_label_measuring(monkeypatch: pytest.MonkeyPatch) ->
     assert not chart.figure.layout.template.layout.colorway  # no default template: none added
 
 
+def test_charts_follow_edits_of_the_default_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kept standoff-free copy of a template is rebuilt when the user changes it.
+
+    A template edited in place or registered again under the same name shows in the next
+    chart (a cache keyed by name alone kept the first version for the whole session).
+    """
+    import plotly.io as pio
+
+    def chart_colorway() -> tuple[str, ...]:
+        chart = PriceChart(make_tables(max_rows=10), ["yes"], widget=False)
+        template = chart.figure.layout.template.layout
+        assert template.xaxis.title.standoff is None
+        return tuple(template.colorway)
+
+    def plotly_with(colorway: list[str]) -> go.layout.Template:
+        template = go.layout.Template(pio.templates["plotly"])
+        template.layout.colorway = colorway
+        return template
+
+    # Registered by hand: monkeypatch.setitem needs a get() that TemplatesConfig lacks.
+    pio.templates["polyresearch_test"] = plotly_with(["#111111", "#222222"])
+    monkeypatch.setattr(pio.templates, "default", "polyresearch_test")
+    try:
+        assert chart_colorway() == ("#111111", "#222222")
+        assert chart_colorway() == ("#111111", "#222222")  # unchanged: the copy is reused
+        pio.templates["polyresearch_test"].layout.colorway = ["#333333"]  # edited in place
+        assert chart_colorway() == ("#333333",)
+        pio.templates["polyresearch_test"] = plotly_with(["#444444"])  # registered again
+        assert chart_colorway() == ("#444444",)
+    finally:
+        del pio.templates["polyresearch_test"]
+
+
 def test_module_doctests_pass() -> None:
     """The examples in the notebook modules' docstrings run as written."""
     for module in (charts, runner):
