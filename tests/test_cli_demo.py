@@ -23,6 +23,8 @@ def test_demo_streams_summarises_and_exports(tmp_path: Path) -> None:
             "3",
             "--markets",
             "4",
+            "--resolve-every",  # often, so that the run shows resolutions (default: 60 s)
+            "1",
             "--out",
             str(out),
         ],
@@ -34,7 +36,11 @@ def test_demo_streams_summarises_and_exports(tmp_path: Path) -> None:
     lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
     assert len(lines) >= 2
     last = lines[-1]
-    assert re.search(r"CLOB books live (\d+)/\1 ", last), last  # every book live
+    # Every book live or resolved (TERMINAL, from market_resolved): none EMPTY or SUSPECT.
+    found = re.search(r"CLOB books live (\d+)/(\d+) resolved (\d+) ", last)
+    assert found, last
+    live, books, resolved = map(int, found.groups())
+    assert books == 8 and live + resolved == books, last
     assert "bbo mismatches 0" in last
     assert "drops 0" in last
     trades = pl.read_parquet(out / "clob_trades.parquet")

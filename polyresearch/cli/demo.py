@@ -37,6 +37,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--rate", type=float, default=400.0, help="simulated events per second")
     parser.add_argument("--seed", type=int, default=7, help="simulator seed")
     parser.add_argument(
+        "--resolve-every",
+        type=float,
+        default=60.0,
+        help="seconds between market resolutions, on average (0: none)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("demo-output"), help="directory for exports and the chart"
     )
     parser.set_defaults(func=_main)
@@ -44,17 +50,39 @@ def add_parser(subparsers: Any) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     try:
-        asyncio.run(run_demo(args.seconds, args.markets, args.rate, args.seed, args.out))
+        asyncio.run(
+            run_demo(
+                args.seconds,
+                args.markets,
+                args.rate,
+                args.seed,
+                args.out,
+                resolve_every=args.resolve_every,
+            )
+        )
     except KeyboardInterrupt:
         sys.stdout.write("\ninterrupted\n")
     return 0
 
 
-async def run_demo(seconds: float, markets: int, rate: float, seed: int, out: Path) -> None:
+async def run_demo(
+    seconds: float,
+    markets: int,
+    rate: float,
+    seed: int,
+    out: Path,
+    *,
+    resolve_every: float = 60.0,
+) -> None:
     """Run the demo; see the module docstring."""
-    from polyresearch.simulator import Simulator
+    from polyresearch.simulator import ModelConfig, Simulator
 
-    async with Simulator(seed=seed, markets=markets, rate=rate) as sim:
+    # The model resolves a market with a probability per step; at the default (1 in 2,000)
+    # and the demo's rate, a market resolved every ~5 s, so a few minutes' run had lost most
+    # of the markets it follows (new ones open unsubscribed). Once a minute by default.
+    lifecycle = 1 / (resolve_every * rate) if resolve_every > 0 and rate > 0 else 0.0
+    config = ModelConfig(lifecycle_rate=min(lifecycle, 1.0))
+    async with Simulator(seed=seed, markets=markets, rate=rate, model_config=config) as sim:
         clob, us = _feeds(sim)
         sys.stdout.write(
             f"simulator on {sim.http_url}: {markets} markets, {rate:g} events/s; "
@@ -83,6 +111,7 @@ def _feeds(sim: Simulator) -> tuple[ClobFeed, UsFeed]:
         user_url=sim.clob_user_url,
         credentials=ClobCredentials(api_key=c.api_key, secret=c.secret, passphrase=c.passphrase),
         params=params,
+        custom_features=True,  # market_resolved: a resolved market's books go TERMINAL
     )
     u = sim.us_credentials
     us = UsFeed(
@@ -104,7 +133,8 @@ async def _summaries(clob: Feed, us: Feed, seconds: float) -> None:
         books = cs.books
         sys.stdout.write(
             f"[{time.monotonic() - start:5.1f}s] {frames - last_frames:6d} msg/s | "
-            f"CLOB books live {books.live}/{books.books} trades {len(clob.tables.trades)} "
+            f"CLOB books live {books.live}/{books.books} resolved {books.terminal} "
+            f"trades {len(clob.tables.trades)} "
             f"bbo mismatches {books.bbo_mismatches} hashes ok {books.hashes_verified} | "
             f"US books {us_stats.books.live} trades {len(us.tables.trades)} "
             f"open orders {len(us.store.account.open_orders)} | "
