@@ -25,7 +25,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import msgspec
@@ -34,6 +34,7 @@ from polyresearch.config import ClobCredentials, Secret, UsCredentials, positive
 from polyresearch.errors import ConfigError, PolyresearchError
 from polyresearch.protocol import clob as clob_protocol
 from polyresearch.protocol import us as us_protocol
+from polyresearch.protocol.events import MarketResolved, NewMarket
 from polyresearch.protocol.us_auth import ws_headers
 from polyresearch.state.books import BookSet, MarketParams
 from polyresearch.state.orderbook import BookStatus
@@ -135,14 +136,18 @@ class _Channel:
     def on_frame(self, data: str | bytes, recv_ns: int) -> None:
         feed = self.feed
         apply = feed.store.apply
+        watched = feed._watched_kinds
         for event in self.decoder.receive(data):
-            if event.kind not in _CONTROL_KINDS:
+            kind = event.kind
+            if kind not in _CONTROL_KINDS:
                 self.last_data = time.monotonic()
             try:
                 apply(event, recv_ns=recv_ns, channel=self.channel)
             except Exception:
                 # A store bug costs only this event, not the rest of the frame.
                 feed._state_error(self, event)
+            if kind in watched:
+                feed._on_watched(event)
         feed._after_frame(self)
 
     def on_state(self, state: str, detail: str) -> None:
@@ -161,6 +166,11 @@ class Feed:
     """Common machinery of :class:`ClobFeed` and :class:`UsFeed` (not used directly)."""
 
     venue: Literal["clob", "us"]
+    #: Event kinds passed to :meth:`_on_watched` after the store applied them (none here).
+    _watched_kinds: frozenset[str] = frozenset()
+
+    def _on_watched(self, event: Any) -> None:
+        """React to an event of :attr:`_watched_kinds` (on the feed's loop)."""
 
     def __init__(
         self,
@@ -629,6 +639,13 @@ class ClobFeed(Feed):
         params: per token id, the market parameters the book hash needs.
         max_assets_per_connection: shard size (both tokens of a market stay together).
         custom_features: ask for ``best_bid_ask``/``new_market``/``market_resolved``.
+        follow_new_markets: subscribe to markets the venue announces after the start (``True``
+            for all, or a predicate on the :class:`~polyresearch.protocol.events.NewMarket`
+            event, e.g. ``lambda m: m.slug.startswith("btc-updown-15m")``); turns on
+            ``custom_features``. A followed market is unsubscribed once it resolves, so the
+            followed set stays as small as the number of its live markets. Their books are
+            checked against every delta's best bid/ask; hashes need the market parameters,
+            which ``new_market`` does not carry (counted as unverifiable).
         hash_every: check one delta hash in this many per asset (1 = every one).
         max_rows: row bound of every table (see :func:`~polyresearch.state.schemas.make_tables`).
         tables: tables to fill instead of new ones.
@@ -655,6 +672,7 @@ class ClobFeed(Feed):
         params: Mapping[str, MarketParams] | None = None,
         max_assets_per_connection: int = DEFAULT_MAX_ASSETS_PER_CONNECTION,
         custom_features: bool = False,
+        follow_new_markets: bool | Callable[[NewMarket], bool] = False,
         hash_every: int = 16,
         max_rows: int | None = None,
         tables: Tables | None = None,
@@ -683,7 +701,15 @@ class ClobFeed(Feed):
             rate_limit_delay=rate_limit_delay,
         )
         self.url = url
-        self.custom_features = custom_features
+        self.custom_features = custom_features or bool(follow_new_markets)
+        #: Which announced markets to follow (None: none).
+        self._follow: Callable[[NewMarket], bool] | None = (
+            (lambda _m: True) if follow_new_markets is True else (follow_new_markets or None)
+        )
+        if self._follow is not None:
+            self._watched_kinds = frozenset({"new_market", "market_resolved"})
+        #: condition id -> tokens of the markets followed so far and not yet resolved
+        self._followed: dict[str, tuple[str, ...]] = {}
         self.max_assets_per_connection = positive_int(
             max_assets_per_connection, "max_assets_per_connection"
         )
@@ -768,6 +794,36 @@ class ClobFeed(Feed):
                 if asset in self.store.books:
                     self.store.books[asset].invalidate()
             self.store.status("unsubscribe", ts_ns=time.time_ns(), detail=str(len(removed)))
+
+    @property
+    def followed_markets(self) -> tuple[str, ...]:
+        """Condition ids of the announced markets followed now (see ``follow_new_markets``)."""
+        return tuple(self._followed)
+
+    def _on_watched(self, event: Any) -> None:
+        # On the feed's loop, from a frame callback: the (un)subscribe frames go out in a task.
+        if isinstance(event, NewMarket):
+            if event.market in self._followed or not event.asset_ids:
+                return
+            try:
+                wanted = self._follow is not None and bool(self._follow(event))
+            except Exception:
+                # A user's predicate must not break the stream: that market is not followed.
+                logger.exception("follow_new_markets predicate failed on %s", event.slug)
+                return
+            if not wanted:
+                return
+            self._followed[event.market] = event.asset_ids
+            self._spawn(self.subscribe(event.asset_ids))
+        elif isinstance(event, MarketResolved):
+            tokens = self._followed.pop(event.market, None)
+            if tokens is not None:
+                self._spawn(self.unsubscribe(tokens))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     @property
     def watchdog_redrives(self) -> tuple[int, int]:

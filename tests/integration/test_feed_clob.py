@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from polyresearch.feed import ClobFeed
+from polyresearch.feed import ClobFeed, Feed
 from polyresearch.protocol.events import Trade
 from polyresearch.simulator import Simulator
 from polyresearch.state.orderbook import BookStatus
@@ -147,3 +147,88 @@ async def test_a_store_error_drops_one_event_not_the_stream(
             c.decoder.stats().events_by_kind.get("last_trade_price", 0) for c in feed._channels
         )
         assert len(feed.tables.trades) == decoded - 1
+
+
+async def test_follow_new_markets_subscribes_and_lets_go_on_resolution() -> None:
+    """Announced markets are followed (books equal ground truth); resolved ones are dropped."""
+    from polyresearch.simulator import ModelConfig
+
+    # ~0.8 resolutions a second at this rate, each opening a new market.
+    config = ModelConfig(lifecycle_rate=0.002)
+    async with Simulator(seed=21, markets=3, rate=400, model_config=config) as sim:
+        first = [t for m in sim.markets() for t in m.token_ids]
+        feed = ClobFeed(
+            assets=first, url=sim.clob_market_url, params=market_params(sim), hash_every=1
+        )
+        follower = ClobFeed(assets=first, url=sim.clob_market_url, follow_new_markets=True)
+        assert follower.custom_features and not feed.custom_features
+        async with feed, follower:
+
+            def progressed(f: Feed) -> bool:
+                # Two followed books live, and at least one followed market let go already.
+                live_books = sum(
+                    f.books[t].status is BookStatus.LIVE
+                    for t in f.subscribed
+                    if t not in first and t in f.books
+                )
+                events = f.tables.status.to_polars()["event"].cast(str).to_list()
+                return live_books >= 2 and "unsubscribe" in events
+
+            await follower.wait_for(progressed, within=30, poll=0.1)
+            sim.pause()
+            live = {m.condition_id: m.token_ids for m in sim.markets()}
+
+            def settled() -> bool:
+                # Pending (un)subscriptions done: followed = the announced markets still live,
+                # and the feed subscribes exactly to those plus the ones it was given.
+                followed = follower.followed_markets
+                tokens = {t for c in followed if c in live for t in live[c]}
+                return set(followed) <= set(live) and set(follower.subscribed) == {*first, *tokens}
+
+            await wait_until(settled, 10)
+            followed = follower.followed_markets
+            tokens = [t for c in followed for t in live[c]]
+            assert followed
+            await wait_until(lambda: clob_converged(follower, sim, tokens), 20)
+            stats = follower.stats()
+        events = follower.tables.status.to_polars()["event"].cast(str).to_list()
+        assert events.count("subscribe") >= len(followed)
+        assert stats.books.bbo_mismatches == 0 and stats.dropped == {}
+        assert stats.reconnects == 0
+        assert feed.followed_markets == ()
+        assert set(feed.subscribed) == set(first)  # the plain feed followed nothing new
+
+
+async def test_follow_new_markets_predicate_picks_and_a_failing_one_is_contained(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only markets the predicate accepts are followed; one that raises costs only that market."""
+    from polyresearch.protocol.events import NewMarket
+    from polyresearch.simulator import ModelConfig
+
+    seen: list[str] = []
+
+    def pick(market: NewMarket) -> bool:
+        seen.append(market.slug)
+        if len(seen) == 1:
+            raise RuntimeError("user bug")
+        return len(seen) == 2  # only the second announced market
+
+    config = ModelConfig(lifecycle_rate=0.004)
+    async with Simulator(seed=22, markets=3, rate=400, model_config=config) as sim:
+        first = [t for m in sim.markets() for t in m.token_ids]
+        feed = ClobFeed(assets=first, url=sim.clob_market_url, follow_new_markets=pick)
+        async with feed:
+            await feed.wait_for(lambda f: len(seen) >= 4, within=30)
+            second = next(m for m in sim.markets(include_resolved=True) if m.slug == seen[1])
+            await feed.wait_for(
+                lambda f: second.condition_id in f.followed_markets or second.resolved,
+                within=10,
+            )
+            subscribed = set(feed.subscribed)
+            stats = feed.stats()
+        announced = {m.slug: m for m in sim.markets(include_resolved=True)}
+        others = {t for s in seen if s != seen[1] for t in announced[s].token_ids}
+        assert not subscribed & others  # rejected and failed markets were never followed
+        assert sum("predicate failed" in r.getMessage() for r in caplog.records) == 1
+        assert stats.dropped == {} and stats.reconnects == 0
