@@ -136,18 +136,19 @@ class _Channel:
     def on_frame(self, data: str | bytes, recv_ns: int) -> None:
         feed = self.feed
         apply = feed.store.apply
-        watched = feed._watched_kinds
-        for event in self.decoder.receive(data):
-            kind = event.kind
-            if kind not in _CONTROL_KINDS:
+        events = self.decoder.receive(data)
+        for event in events:
+            if event.kind not in _CONTROL_KINDS:
                 self.last_data = time.monotonic()
             try:
                 apply(event, recv_ns=recv_ns, channel=self.channel)
             except Exception:
                 # A store bug costs only this event, not the rest of the frame.
                 feed._state_error(self, event)
-            if kind in watched:
-                feed._on_watched(event)
+        if feed._watched_kinds:  # apart from the loop: a feed that watches nothing pays a test
+            for event in events:
+                if event.kind in feed._watched_kinds:
+                    feed._on_watched(event)
         feed._after_frame(self)
 
     def on_state(self, state: str, detail: str) -> None:
@@ -166,8 +167,6 @@ class Feed:
     """Common machinery of :class:`ClobFeed` and :class:`UsFeed` (not used directly)."""
 
     venue: Literal["clob", "us"]
-    #: Event kinds passed to :meth:`_on_watched` after the store applied them (none here).
-    _watched_kinds: frozenset[str] = frozenset()
 
     def _on_watched(self, event: Any) -> None:
         """React to an event of :attr:`_watched_kinds` (on the feed's loop)."""
@@ -205,6 +204,9 @@ class Feed:
             raise ConfigError("rate_limit_delay must not be negative")
         self.rate_limit_delay = rate_limit_delay
         self._channels: list[_Channel] = []
+        #: Event kinds passed to :meth:`_on_watched` after the store applied them (an instance
+        #: attribute: the frame loop reads it once per frame).
+        self._watched_kinds: frozenset[str] = frozenset()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
