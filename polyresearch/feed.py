@@ -168,9 +168,6 @@ class Feed:
 
     venue: Literal["clob", "us"]
 
-    def _on_watched(self, event: Any) -> None:
-        """React to an event of :attr:`_watched_kinds` (on the feed's loop)."""
-
     def __init__(
         self,
         *,
@@ -625,6 +622,9 @@ class Feed:
     def _after_frame(self, channel: _Channel) -> None:
         """Hook after each frame: venues override to act on resync requests."""
 
+    def _on_watched(self, event: Any) -> None:
+        """Hook per event of ``_watched_kinds``, after the store applied it (venues override)."""
+
     def _on_connected(self, channel: _Channel) -> None:
         """Hook after each (re)connect."""
 
@@ -823,6 +823,7 @@ class ClobFeed(Feed):
                 self._spawn(self.unsubscribe(tokens))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        # Held in _pending until done: the loop keeps only a weak reference to a task.
         task = asyncio.get_running_loop().create_task(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
@@ -1001,9 +1002,7 @@ class ClobFeed(Feed):
             wanted = mine if target is channel else [a for a in others if a in target.assets]
             if wanted and target.connection is not None:
                 frames = _resubscribe_frames(wanted)
-                task = asyncio.get_running_loop().create_task(_send_all(target.connection, frames))
-                self._pending.add(task)
-                task.add_done_callback(self._pending.discard)
+                self._spawn(_send_all(target.connection, frames))
 
 
 class UsFeed(Feed):
